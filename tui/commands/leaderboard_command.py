@@ -1,0 +1,72 @@
+"""``blindside leaderboard``: ratings with and without style control, as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from battles.errors import ConfigError
+
+
+def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard", parents=[common], help="ratings, raw and style-controlled",
+        description="Rate the models from the votes in the database. Errored, leaked and unvoted "
+                    "battles are left out and counted.")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--method", choices=("bt", "elo", "trueskill"), default="bt",
+                        help="Bradley-Terry (default), online Elo or TrueSkill")
+    parser.add_argument("--no-style-control", dest="style_control", action="store_false",
+                        help="skip the style-controlled fit")
+    parser.add_argument("--ci", choices=("bootstrap", "sandwich"), default="bootstrap",
+                        help="how intervals are computed (default: bootstrap)")
+    parser.add_argument("--rounds", type=_positive_int, default=100, metavar="N",
+                        help="bootstrap rounds (default: 100)")
+    parser.add_argument("--anchor", metavar="MODEL=RATING", type=_anchor,
+                        help="shift the scale so MODEL has RATING")
+    parser.add_argument("--category", metavar="C", help="only battles of this prompt category")
+    parser.add_argument("--voter", metavar="V", help="only this voter's votes")
+    parser.add_argument("--include-leaks", action="store_true",
+                        help="count battles flagged for an identity leak too")
+    parser.add_argument("--seed", type=int, default=42, help="bootstrap seed (default: 42)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from battles.store import open_store
+    from tui.leaderboard_data import LeaderboardRequest, load_leaderboard
+    from tui.leaderboard_text import render_leaderboard
+
+    request = LeaderboardRequest(
+        method=args.method, ci=args.ci, rounds=args.rounds, style_control=args.style_control,
+        anchor=args.anchor, category=args.category, voter=args.voter,
+        include_leaks=args.include_leaks, seed=args.seed)
+    with open_store(getattr(args, "db", None)) as store:
+        result = load_leaderboard(store, request)
+    if args.anchor and args.anchor[0] not in {m["model"] for m in result["models"]}:
+        raise ConfigError(f"--anchor names {args.anchor[0]!r}, which has no counted battles. "
+                          "Use a model name from the leaderboard.")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render_leaderboard(result))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _anchor(text: str) -> tuple[str, float]:
+    model, sep, rating = text.rpartition("=")
+    try:
+        if not sep or not model:
+            raise ValueError
+        return model, float(rating)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MODEL=RATING (for example gpt-4o=1200)") from None
