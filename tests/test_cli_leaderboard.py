@@ -1,0 +1,165 @@
+"""The leaderboard and simulate commands, end to end over a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from battles.store import NewBattle, ResponseRecord, Store
+from tui.cli import main
+
+
+REAL_VOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+
+
+@pytest.fixture(scope="module")
+def real_votes_rows() -> list[dict]:
+    with gzip.open(REAL_VOTES, "rt", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _json_output(capsys, argv: list[str]) -> dict:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def simulated_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("sim") / "sim.db"
+    assert main(["simulate", "--db", str(db), "--battles", "6000", "--seed", "3", "--rounds", "20"]) == 0
+    return db
+
+
+def test_simulate_shows_the_twin_winning_raw_and_level_under_style_control(tmp_path, capsys):
+    # the workshop's own run: default battles and seed
+    db = tmp_path / "sim.db"
+    out = _json_output(capsys, ["simulate", "--db", str(db), "--rounds", "50", "--json"])
+    twin = out["comparison"]["twin"]
+    assert twin["truth"] == 0
+    assert twin["raw"] > 60, "style-biased voters should lift the chatty twin well above its base"
+    # level = the twin's and the base's style-controlled intervals overlap; raw ones do not
+    assert twin["style_twin_ci"][0] <= twin["style_base_ci"][1]
+    assert twin["style_base_ci"][0] <= twin["style_twin_ci"][1]
+    assert twin["raw_twin_ci"][0] > twin["raw_base_ci"][1]
+    assert abs(twin["style"]) < twin["raw"] / 2
+    assert out["comparison"]["spearman_style"] > out["comparison"]["spearman_raw"]
+    with Store(db) as store:
+        assert store.counts() == {"battles": 20_000, "votes": 20_000}
+
+
+def test_simulate_text_output_tells_the_story_and_rerun_adds_nothing(tmp_path, capsys):
+    db = tmp_path / "sim.db"
+    argv = ["simulate", "--db", str(db), "--battles", "2000", "--seed", "5", "--rounds", "10"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "chatty twin vs base: raw" in text
+    assert "Spearman correlation with the truth" in text
+    assert main(argv) == 0
+    assert "2,000 were already there" in capsys.readouterr().out
+
+
+def test_leaderboard_json_has_the_documented_shape(simulated_db, capsys):
+    out = _json_output(capsys, ["leaderboard", "--db", str(simulated_db), "--json", "--rounds", "20"])
+    assert out["method"] == "bt" and out["ci"] == "bootstrap"
+    assert out["battles_used"] == 6000
+    assert out["battles_excluded"] == {"error": 0, "identity_leak": 0, "unvoted": 0, "missing_style": 0}
+    ratings = [m["rating"] for m in out["models"]]
+    assert ratings == sorted(ratings, reverse=True)
+    for model in out["models"]:
+        assert {"model", "battles", "wins", "losses", "ties", "win_rate", "rating", "ci", "rank",
+                "style_controlled"} <= set(model)
+        lo, hi = model["ci"]
+        assert lo <= model["rating"] <= hi
+        assert {"rating", "ci", "rank"} <= set(model["style_controlled"])
+    assert set(out["style_coefficients"]) == {"length", "emoji", "header", "list", "bold"}
+    assert out["style_coefficients"]["length"]["log_odds_per_sd"] > 0
+    assert 0.0 <= out["position_bias"]["left_win_rate"] <= 1.0
+
+
+def test_anchor_sets_the_named_models_rating(simulated_db, capsys):
+    out = _json_output(capsys, ["leaderboard", "--db", str(simulated_db), "--json", "--ci", "sandwich",
+                                "--anchor", "sim-gecko-3b=500"])
+    gecko = next(m for m in out["models"] if m["model"] == "sim-gecko-3b")
+    assert gecko["rating"] == pytest.approx(500, abs=1e-6)
+
+
+def test_unknown_anchor_model_is_a_usage_error(simulated_db, capsys):
+    assert main(["leaderboard", "--db", str(simulated_db), "--anchor", "nobody=1000", "--ci", "sandwich"]) == 2
+    err = capsys.readouterr().err
+    assert "nobody" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bad", ["gpt", "gpt=", "=1000", "gpt=high"])
+def test_malformed_anchor_is_refused_by_the_parser(tmp_path, bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["leaderboard", "--db", str(tmp_path / "x.db"), "--anchor", bad])
+    assert exc.value.code == 2
+    assert "MODEL=RATING" in capsys.readouterr().err
+
+
+def _live_battle(store: Store, a: str, b: str, *, status: str = "complete", leak: bool = False,
+                 category: str | None = None) -> str:
+    battle_id = store.begin_battle(model_a=a, model_b=b, prompt="q", category=category)
+    record = ResponseRecord(text="answer", features={"tokens": 3})
+    store.save_turn(battle_id, 1, "q", record, record)
+    store.finish_battle(battle_id, status=status, identity_leak=leak,
+                        features_a={"tokens": 3, "emoji": 0, "header": 0, "list": 0, "bold": 0},
+                        features_b={"tokens": 5, "emoji": 1, "header": 0, "list": 0, "bold": 0})
+    return battle_id
+
+
+def test_errored_leaked_and_unvoted_battles_are_excluded_and_counted(tmp_path, capsys):
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        for i in range(6):
+            store.record_vote(_live_battle(store, "m1", "m2"), "model_a" if i % 3 else "model_b", "alice")
+        _live_battle(store, "m1", "m2", status="error")
+        store.record_vote(_live_battle(store, "m1", "m2", leak=True), "model_b", "alice")
+        _live_battle(store, "m1", "m2")  # never voted
+    out = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--rounds", "10"])
+    assert out["battles_used"] == 6
+    assert out["battles_excluded"]["error"] == 1
+    assert out["battles_excluded"]["identity_leak"] == 1
+    assert out["battles_excluded"]["unvoted"] == 1
+    m1 = next(m for m in out["models"] if m["model"] == "m1")
+    assert (m1["wins"], m1["losses"]) == (4, 2)
+    with_leaks = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--rounds", "10",
+                                       "--include-leaks"])
+    assert with_leaks["battles_used"] == 7
+
+
+def test_category_and_voter_filters(tmp_path, capsys):
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        for i in range(4):
+            store.record_vote(_live_battle(store, "m1", "m2", category="coding"), "model_a", "alice")
+        for i in range(3):
+            store.record_vote(_live_battle(store, "m1", "m3", category="factual"), "model_b", "bob")
+    coding = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--category", "coding",
+                                   "--ci", "sandwich"])
+    assert coding["battles_used"] == 4
+    assert {m["model"] for m in coding["models"]} == {"m1", "m2"}
+    bob = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--voter", "bob", "--ci", "sandwich"])
+    assert bob["battles_used"] == 3
+    assert {m["model"] for m in bob["models"]} == {"m1", "m3"}
+
+
+def test_leaderboard_on_real_votes_shows_the_maverick_gap(tmp_path, capsys, real_votes_rows):
+    db = tmp_path / "arena.db"
+    with Store(db) as store:
+        store.insert_battles(
+            NewBattle(id=row["id"], model_a=row["model_a"], model_b=row["model_b"], winner=row["winner"],
+                      created="2025-06-01T00:00:00+00:00", source="import:arena-csv")
+            for row in real_votes_rows)
+    out = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--ci", "sandwich"])
+    assert out["battles_used"] == len(real_votes_rows)
+    rating = {m["model"]: m["rating"] for m in out["models"]}
+    gap = rating["llama-4-maverick-03-26-experimental"] - rating["llama-4-maverick-17b-128e-instruct"]
+    assert gap > 100
+    assert out["models"][0]["style_controlled"] is None
+    assert out["style_coefficients"] is None
+    assert out["battles_excluded"]["missing_style"] == len(real_votes_rows)
