@@ -52,6 +52,7 @@ def _command_module(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     from battles.errors import BlindsideError
+    from prompts import PromptPackError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return app_command.run(args)
         return _command_module(args.command).run(args)
-    except BlindsideError as exc:
+    except (BlindsideError, PromptPackError) as exc:
         print(f"blindside: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
