@@ -1,0 +1,150 @@
+"""Identity leaks: an answer that names a model ("As Claude, made by Anthropic, ...").
+
+A battle whose answers name one of its models, that model's vendor or family, or a configured
+alias is flagged ``identity_leak``: the voter may have known who was who, so ratings leave it
+out by default. A name the user typed in the prompt does not count (asking "are you GPT?" and
+getting "I am not GPT" reveals nothing the voter did not bring).
+
+Matching is case-insensitive on whole words: the name must not be preceded by a letter or digit
+nor followed by a letter ("gpt" matches "GPT-4" and "gpt4" but not "ChatGPTs" or "gptq"...).
+All names of a battle go into one compiled regular expression, built once per battle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from battles.config import ModelConfig
+
+# Vendor names an answer may use for the provider that serves it.
+PROVIDER_NAMES: dict[str, tuple[str, ...]] = {
+    "openai": ("OpenAI", "ChatGPT", "GPT"),
+    "anthropic": ("Anthropic", "Claude"),
+}
+
+# A word found in a model id or name -> the family and maker names that identify it.
+FAMILY_NAMES: dict[str, tuple[str, ...]] = {
+    "gpt": ("GPT", "ChatGPT", "OpenAI"),
+    "chatgpt": ("ChatGPT", "GPT", "OpenAI"),
+    "claude": ("Claude", "Anthropic"),
+    "llama": ("Llama", "Meta"),
+    "codellama": ("Llama", "Meta"),
+    "mistral": ("Mistral",),
+    "mixtral": ("Mixtral", "Mistral"),
+    "ministral": ("Ministral", "Mistral"),
+    "codestral": ("Codestral", "Mistral"),
+    "gemma": ("Gemma", "Gemini", "Google"),
+    "gemini": ("Gemini", "Gemma", "Google"),
+    "qwen": ("Qwen", "Alibaba"),
+    "qwq": ("QwQ", "Qwen", "Alibaba"),
+    "deepseek": ("DeepSeek",),
+    "phi": ("Phi", "Microsoft"),
+    "smollm": ("SmolLM", "Hugging Face", "HuggingFace"),
+    "granite": ("Granite", "IBM"),
+    "command": ("Cohere",),
+    "aya": ("Aya", "Cohere"),
+    "grok": ("Grok", "xAI"),
+    "olmo": ("OLMo", "AllenAI"),
+    "yi": ("Yi", "01.AI"),
+}
+
+# Parts of model ids that name no one ("gpt-4o-mini" -> "mini"): never searched alone.
+GENERIC_PARTS = frozenset({
+    "mini", "nano", "tiny", "small", "medium", "large", "base", "instruct", "chat", "latest",
+    "preview", "turbo", "pro", "flash", "lite", "fast", "code", "coder", "vision", "online",
+    "free", "beta", "alpha", "exp", "experimental", "thinking", "reasoning", "model", "models",
+    "instant", "gguf", "ggml", "awq", "gptq", "fp", "bf", "int", "bit", "hf", "it", "the",
+    "and", "for", "new", "plus", "max", "ultra", "open", "text", "local", "test", "fake",
+    "chatty", "plain", "library", "community", "latest", "full", "uncensored", "tools", "sft",
+    "dpo", "rlhf", "distill", "moe", "embed", "embedding", "one", "two", "default",
+})
+
+# Common English words that are also maker names: only their capitalised form counts
+# ("Meta released" leaks, "meta tag" does not).
+CASE_SENSITIVE = frozenset({"meta", "phi", "command", "yi", "aya", "granite"})
+
+_MIN_PART = 3  # shorter id parts ("r1", "4o", "v2") are too ambiguous on their own
+_PART = re.compile(r"[A-Za-z]+")
+
+
+def identity_names(model: ModelConfig) -> set[str]:
+    """Every name that, written in an answer, would tell the voter which model this is."""
+    names: set[str] = set(model.aliases)
+    ids = [model.contestant, model.name, model.model]
+    if model.model_path:
+        ids.append(Path(model.model_path).stem)
+    for ident in ids:
+        names.add(ident)
+        # "hf.co/org/Llama-3.2-1B-Instruct:Q4" -> "Llama-3.2-1B-Instruct"
+        tail = ident.rsplit("/", 1)[-1].split(":", 1)[0]
+        names.add(tail)
+        for part in _PART.findall(ident):
+            lower = part.lower()
+            if lower in FAMILY_NAMES:
+                names.add(part)
+                names.update(FAMILY_NAMES[lower])
+            elif len(part) >= _MIN_PART and lower not in GENERIC_PARTS:
+                names.add(part)
+            for family, known in FAMILY_NAMES.items():
+                # "smollm2", "llama3", "qwen2" are letter runs that start with a family name
+                if len(family) >= 4 and lower.startswith(family):
+                    names.update(known)
+    names.update(PROVIDER_NAMES.get(model.provider, ()))
+    return {n.strip() for n in names if len(n.strip()) >= 2 and n.strip().lower() not in GENERIC_PARTS}
+
+
+def _alternative(name: str) -> str:
+    words = [re.escape(w) for w in name.split()]
+    body = r"[\s\-_]*".join(words) if len(words) > 1 else words[0]
+    if name.lower() in CASE_SENSITIVE:
+        body = f"(?-i:{re.escape(name.capitalize())})"
+    return body
+
+
+def compile_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching any of ``names`` as a whole word; None when there are none."""
+    by_lower = {n.lower(): n for n in sorted(names) if n.strip()}  # the regex ignores case anyway
+    unique = sorted(by_lower.values(), key=lambda n: (-len(n), n))
+    if not unique:
+        return None
+    body = "|".join(_alternative(n) for n in unique)
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z])", re.IGNORECASE)
+
+
+class LeakDetector:
+    """Finds the names of a battle's models in its answers (built once per battle)."""
+
+    def __init__(self, models: Iterable[ModelConfig]):
+        self.names: set[str] = set()
+        for model in models:
+            self.names |= identity_names(model)
+        self.pattern = compile_names(self.names)
+
+    def find(self, answers: Iterable[str], prompts: Iterable[str] = ()) -> list[str]:
+        """Names found in the answers but in none of the prompts, as first written, sorted."""
+        if self.pattern is None:
+            return []
+        asked = {_key(m.group(0)) for text in prompts if text for m in self.pattern.finditer(text)}
+        found: dict[str, str] = {}
+        for text in answers:
+            if not text:
+                continue
+            for match in self.pattern.finditer(text):
+                word = match.group(0)
+                if _key(word) not in asked:
+                    found.setdefault(_key(word), word)
+        return sorted(found.values(), key=str.lower)
+
+
+def _key(word: str) -> str:
+    """"Hugging Face", "hugging-face" and "HuggingFace" are one name."""
+    return _SEPARATORS.sub("", word).lower()
+
+
+_SEPARATORS = re.compile(r"[\s\-_]+")
+
+
+def find_leaks(models: Iterable[ModelConfig], answers: Iterable[str], prompts: Iterable[str] = ()) -> list[str]:
+    return LeakDetector(models).find(answers, prompts)
