@@ -62,7 +62,6 @@ def _simulated_battles(arena):
     from scoring.simulate import RECORD_KEYS
 
     created = now_iso()
-    store_keys = ["tokens" if key == "length" else key for key in RECORD_KEYS]
     for i, record in enumerate(arena.records()):
         yield NewBattle(
             id=f"sim-{arena.seed}-{i}",
@@ -73,8 +72,8 @@ def _simulated_battles(arena):
             source="simulate",
             voter="simulated",
             category="simulated",
-            features_a={key: record[f"{key}_a"] for key in store_keys},
-            features_b={key: record[f"{key}_b"] for key in store_keys},
+            features_a={key: record[f"{key}_a"] for key in RECORD_KEYS},
+            features_b={key: record[f"{key}_b"] for key in RECORD_KEYS},
         )
 
 

@@ -1,0 +1,307 @@
+"""One call from a battle table to a JSON-able leaderboard.
+
+Methods
+    ``bt`` (default): Bradley-Terry maximum likelihood (see :mod:`scoring.bt`),
+        rating = full-data fit; interval from ``ci`` = ``bootstrap`` (2.5/97.5
+        percentiles over ``rounds`` resamples of battles, fixed ``seed``) or
+        ``sandwich`` (Huber-White, +-1.96 sigma).
+    ``elo``: online Elo in time order (k = 4), rating = that single pass.
+        There is no sandwich for a sequential rating, so the interval is
+        always the bootstrap of :func:`scoring.elo.bootstrap_online_elo`
+        (resample, replay in time order); ``ci`` is reported as
+        ``bootstrap`` and a note says so when ``sandwich`` was asked.
+    ``trueskill``: rating = mu on TrueSkill's own scale (default mu 25),
+        interval = [mu - 3 sigma, mu + 3 sigma] (``ci`` = ``trueskill_3sigma``);
+        the lower end is TrueSkill's conservative rating, also given as
+        ``conservative`` with ``mu`` and ``sigma``.  The interval is the
+        posterior spread, not a resampling interval.
+
+Style control always refers to the contextual Bradley-Terry fit (with the
+requested interval method; for ``elo`` and ``trueskill``: bootstrap unless
+``ci="sandwich"``).  For ``elo``/``trueskill`` ``style_controlled`` holds that
+BT fit's rating (on the BT scale) and ``rank_shift`` compares the method's own
+rank with the style-controlled BT rank.
+
+Rank = 1 + the number of models whose lower bound is above this model's upper
+bound (LMArena's rule), computed separately for the raw and the
+style-controlled board.
+
+Anchor: ``anchor=(model, rating)`` shifts every rating and interval of a board
+by one constant so that ``model`` gets ``rating`` (its interval keeps its
+width; ranks are unchanged).  Applied to the raw board and, separately, to the
+style-controlled board.  An anchor model absent from the battles is ignored
+with a note.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .battles_table import STYLE_FEATURES, BattleTable
+from .bt import (
+    SCALE,
+    STYLE_REG,
+    Z95,
+    Rows,
+    contextual_sandwich_cov,
+    fit_contextual,
+    fit_contextual_bootstrap,
+    fit_plain_batched,
+    pair_cells,
+    percentile_interval,
+    plain_bootstrap_counts,
+    plain_sandwich_cov,
+    rank_from_intervals,
+    style_design,
+    to_points,
+)
+from .elo import bootstrap_online_elo, online_elo
+from .stats import model_counts, pairwise_matrices, position_bias
+from .trueskill_ratings import empirical_draw_probability, make_env, trueskill_fit
+
+METHODS = ("bt", "elo", "trueskill")
+CI_METHODS = ("bootstrap", "sandwich")
+EXCLUSION_KEYS = ("error", "identity_leak", "unvoted", "missing_style")
+
+_FEATURE_WORDS = {
+    "length": "a one-SD longer answer",
+    "emoji": "a one-SD more emoji-laden answer",
+    "header": "one SD more headers",
+    "list": "one SD more list items",
+    "bold": "one SD more bold text",
+}
+
+
+def describe_style_coefficient(feature: str, log_odds_per_sd: float, ci=None) -> str:
+    """'a one-SD longer answer adds 0.25 log-odds (odds x1.28) of winning'."""
+    subject = _FEATURE_WORDS.get(feature, f"one SD more {feature}")
+    verb = "adds" if log_odds_per_sd >= 0 else "removes"
+    text = (
+        f"{subject} {verb} {abs(log_odds_per_sd):.2f} log-odds "
+        f"(odds x{math.exp(log_odds_per_sd):.2f}) of winning"
+    )
+    if ci is not None:
+        text += f" [95% {ci[0]:+.2f} to {ci[1]:+.2f}]"
+    return text
+
+
+def _anchor_shift(points: np.ndarray, models: list[str], present: np.ndarray, anchor, notes, label) -> float:
+    if anchor is None:
+        return 0.0
+    name, value = anchor
+    if name not in models or not present[models.index(name)]:
+        notes.append(f"anchor model {name!r} has no battles in the {label} fit; no anchor applied there")
+        return 0.0
+    return float(value) - float(points[models.index(name)])
+
+
+def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes):
+    """(points, lo, hi, ci_used, extra per-model dicts)."""
+    K = len(table.models)
+    extra = [dict() for _ in range(K)]
+    if method == "bt":
+        cells = pair_cells(table.a, table.b, table.outcome, K)
+        theta = fit_plain_batched(cells)[0]
+        points = to_points(theta)
+        if ci == "bootstrap":
+            boot = fit_plain_batched(cells, plain_bootstrap_counts(cells, rounds, rng))
+            lo, hi = percentile_interval(to_points(boot))
+        else:
+            se = SCALE * np.sqrt(np.maximum(np.diag(plain_sandwich_cov(cells, theta)), 0.0))
+            lo, hi = points - Z95 * se, points + Z95 * se
+        return points, lo, hi, ci, extra
+    if method == "elo":
+        order = table.time_order()
+        points = online_elo(table.a, table.b, table.outcome, K, order=order, k=k)
+        if ci == "sandwich":
+            notes.append("elo has no sandwich estimate; its interval is the time-ordered bootstrap")
+        boot = bootstrap_online_elo(table.a, table.b, table.outcome, K, rounds, rng, order=order, k=k)
+        lo, hi = percentile_interval(boot)
+        return points, lo, hi, "bootstrap", extra
+    # trueskill
+    if draw_probability is None:
+        draw_probability = empirical_draw_probability(table.winner_code)
+    env = make_env(draw_probability)
+    mu, sigma, env = trueskill_fit(table.a, table.b, table.winner_code, K, order=table.time_order(), env=env)
+    for m in range(K):
+        extra[m] = {"mu": float(mu[m]), "sigma": float(sigma[m]), "conservative": float(mu[m] - 3 * sigma[m])}
+    notes.append(
+        f"trueskill: rating = mu, interval = mu +- 3 sigma (lower end = conservative rating); "
+        f"draw probability {env.draw_probability:.3f}"
+    )
+    return mu.copy(), mu - 3 * sigma, mu + 3 * sigma, "trueskill_3sigma", extra
+
+
+def _style_board(table, ci, rounds, rng, anchor, notes):
+    """None, or dict with per-model arrays (NaN for models absent) and coefficients."""
+    K = len(table.models)
+    design = style_design(table.features_a, table.features_b, STYLE_FEATURES)
+    if design is None:
+        return None, table.n
+    keep = design.keep
+    m = int(keep.sum())
+    if m == 0:
+        return None, design.n_missing
+    if design.n_missing:
+        rows = Rows(K, table.a[keep], table.b[keep], table.outcome[keep], design.Xt)
+    else:
+        rows = Rows(K, table.a, table.b, table.outcome, design.Xt)
+    F = len(design.features)
+    # warm start: the plain fit on the same battles (cheap: it runs on pairs)
+    start = np.zeros(K + F)
+    start[:K] = fit_plain_batched(pair_cells(rows.a, rows.b, rows.y, K))[0]
+    theta, _ = fit_contextual(rows, reg=STYLE_REG, theta0=start)
+    present = (np.bincount(rows.a, minlength=K) + np.bincount(rows.b, minlength=K)) > 0
+    points = to_points(theta[:K])
+    beta = theta[K:]
+    if ci == "bootstrap":
+        boot = fit_contextual_bootstrap(rows, theta, rounds, rng, reg=STYLE_REG)
+        lo, hi = percentile_interval(to_points(boot[:, :K]))
+        blo, bhi = percentile_interval(boot[:, K:]) if F else (np.zeros(0), np.zeros(0))
+    else:
+        cov = contextual_sandwich_cov(rows, theta, reg=STYLE_REG)
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        lo, hi = points - Z95 * SCALE * se[:K], points + Z95 * SCALE * se[:K]
+        blo, bhi = beta - Z95 * se[K:], beta + Z95 * se[K:]
+    shift = _anchor_shift(points, table.models, present, anchor, notes, "style-controlled")
+    points, lo, hi = points + shift, lo + shift, hi + shift
+    rank = np.zeros(K, dtype=np.int64)
+    idx = np.flatnonzero(present)
+    rank[idx] = rank_from_intervals(lo[idx], hi[idx])
+    coefs = {}
+    for f, name in enumerate(design.features):
+        coefs[name] = {
+            "log_odds_per_sd": float(beta[f]),
+            "ci": [float(blo[f]), float(bhi[f])],
+            "odds_ratio": float(math.exp(beta[f])),
+            "sd_of_ratio": float(design.std[f]),
+            "constant": bool(design.std[f] == 0),
+        }
+    return {
+        "points": points,
+        "lo": lo,
+        "hi": hi,
+        "rank": rank,
+        "present": present,
+        "coefficients": coefs,
+        "battles_used": m,
+    }, design.n_missing
+
+
+def compute_leaderboard(
+    table: BattleTable,
+    method: str = "bt",
+    ci: str = "bootstrap",
+    rounds: int = 100,
+    seed: int = 0,
+    anchor: tuple[str, float] | None = None,
+    style_control: bool = True,
+    excluded: dict[str, int] | None = None,
+    *,
+    k: float = 4.0,
+    draw_probability: float | None = None,
+    matrices: bool = False,
+) -> dict:
+    """Leaderboard of the (already filtered) battles; see the module docstring.
+
+    ``excluded``: counts of battles the caller filtered out, passed through
+    into ``battles_excluded`` (``missing_style`` is added to by this call).
+    ``matrices=True`` adds ``matrices`` (pairwise battle and win-rate tables).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if ci not in CI_METHODS:
+        raise ValueError(f"ci must be one of {CI_METHODS}, got {ci!r}")
+    if rounds < 1:
+        raise ValueError("rounds must be at least 1")
+    notes: list[str] = []
+    K = len(table.models)
+    plain_ss, style_ss = np.random.SeedSequence(seed).spawn(2)
+
+    counts = model_counts(table)
+    present = counts["battles"] > 0
+    if table.n:
+        points, lo, hi, ci_used, extra = _raw_board(
+            table, method, ci, rounds, np.random.default_rng(plain_ss), k, draw_probability, notes
+        )
+    else:
+        points = lo = hi = np.zeros(K)
+        ci_used, extra = ci, [dict() for _ in range(K)]
+    shift = _anchor_shift(points, table.models, present, anchor, notes, "raw")
+    points, lo, hi = points + shift, lo + shift, hi + shift
+    rank = np.zeros(K, dtype=np.int64)
+    idx = np.flatnonzero(present)
+    rank[idx] = rank_from_intervals(lo[idx], hi[idx])
+
+    style = None
+    missing_style = 0
+    if style_control and table.n:
+        if table.has_features:
+            style, missing_style = _style_board(
+                table, ci, rounds, np.random.default_rng(style_ss), anchor, notes
+            )
+        else:
+            missing_style = table.n
+        if style is not None and method != "bt":
+            notes.append("style_controlled is the contextual Bradley-Terry fit (BT scale)")
+
+    rows = []
+    for m in range(K):
+        if not present[m]:
+            continue
+        wins, losses = int(counts["wins"][m]), int(counts["losses"][m])
+        decisive = wins + losses
+        row = {
+            "model": table.models[m],
+            "battles": int(counts["battles"][m]),
+            "wins": wins,
+            "losses": losses,
+            "ties": int(counts["ties"][m]),
+            "both_bad": int(counts["both_bad"][m]),
+            "win_rate": (wins / decisive) if decisive else None,
+            "rating": float(points[m]),
+            "ci": [float(lo[m]), float(hi[m])],
+            "rank": int(rank[m]),
+            "style_controlled": None,
+        }
+        row.update(extra[m])
+        if style is not None and style["present"][m]:
+            srank = int(style["rank"][m])
+            row["style_controlled"] = {
+                "rating": float(style["points"][m]),
+                "ci": [float(style["lo"][m]), float(style["hi"][m])],
+                "rank": srank,
+                "rank_shift": int(rank[m]) - srank,
+            }
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["rating"], r["model"]))
+
+    battles_excluded = {key: 0 for key in EXCLUSION_KEYS}
+    for key, value in (excluded or {}).items():
+        battles_excluded[key] = int(value)
+    battles_excluded["missing_style"] = battles_excluded.get("missing_style", 0) + int(missing_style)
+
+    anchor_out = None
+    if anchor is not None and anchor[0] in table.models and present[table.models.index(anchor[0])]:
+        anchor_out = {"model": anchor[0], "rating": float(anchor[1])}
+
+    result = {
+        "method": method,
+        "ci": ci_used,
+        "rounds": rounds if ci_used == "bootstrap" else None,
+        "seed": seed,
+        "anchor": anchor_out,
+        "battles_used": table.n,
+        "style_control": bool(style_control),
+        "style_battles_used": None if style is None else style["battles_used"],
+        "battles_excluded": battles_excluded,
+        "models": rows,
+        "style_coefficients": None if style is None else style["coefficients"],
+        "position_bias": position_bias(table),
+        "notes": notes,
+    }
+    if matrices:
+        result["matrices"] = pairwise_matrices(table)
+    return result
