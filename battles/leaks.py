@@ -58,7 +58,7 @@ GENERIC_PARTS = frozenset({
     "instant", "gguf", "ggml", "awq", "gptq", "fp", "bf", "int", "bit", "hf", "it", "the",
     "and", "for", "new", "plus", "max", "ultra", "open", "text", "local", "test", "fake",
     "chatty", "plain", "library", "community", "latest", "full", "uncensored", "tools", "sft",
-    "dpo", "rlhf", "distill", "moe", "embed", "embedding", "one", "two", "default",
+    "dpo", "rlhf", "distill", "moe", "embed", "embedding", "one", "two", "default", "creative",
 })
 
 # Common English words that are also maker names: only their capitalised form counts
@@ -114,12 +114,16 @@ def compile_names(names: Iterable[str]) -> re.Pattern[str] | None:
 
 
 class LeakDetector:
-    """Finds the names of a battle's models in its answers (built once per battle)."""
+    """Finds the names of a battle's models in its answers (built once per battle).
+
+    Only a name that belongs to some of the battle's models and not to all of them counts:
+    when both sides are SmolLM2, "I am SmolLM" tells the voter nothing about which is which.
+    """
 
     def __init__(self, models: Iterable[ModelConfig]):
-        self.names: set[str] = set()
-        for model in models:
-            self.names |= identity_names(model)
+        per_model = [{_key(n): n for n in identity_names(model)} for model in models]
+        shared = set.intersection(*(set(names) for names in per_model)) if len(per_model) > 1 else set()
+        self.names: set[str] = {name for names in per_model for key, name in names.items() if key not in shared}
         self.pattern = compile_names(self.names)
 
     def find(self, answers: Iterable[str], prompts: Iterable[str] = ()) -> list[str]:

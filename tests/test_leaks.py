@@ -98,3 +98,17 @@ def test_fast_on_a_long_answer():
     detector = LeakDetector([GPT, CLAUDE, LLAMA, SMOL])
     text = "the quick brown fox jumps over the lazy dog " * 4500 + "I am Claude."
     assert detector.find([text]) == ["Claude"]
+
+
+def test_a_name_both_sides_share_reveals_nothing():
+    local = ModelConfig(name="smollm2", provider="llama-cpp", model="SmolLM2-135M-Instruct")
+    creative = ModelConfig(name="smollm2-creative", provider="llama-cpp", model="SmolLM2-135M-Instruct",
+                           temperature=1.0)
+    assert find_leaks([local, creative], ["I am SmolLM, made by Hugging Face. Be creative!"]) == []
+
+
+def test_a_name_of_one_side_still_leaks_when_the_other_side_differs():
+    local = ModelConfig(name="smollm2", provider="llama-cpp", model="SmolLM2-135M-Instruct")
+    claude = ModelConfig(name="haiku", provider="anthropic", model="claude-3-5-haiku-latest")
+    assert find_leaks([local, claude], ["As Claude, I think so."]) == ["Claude"]
+    assert find_leaks([local, claude], ["SmolLM here."]) == ["SmolLM"]
