@@ -59,7 +59,8 @@ class ModelConfig:
     @property
     def contestant(self) -> str:
         """The name shown at reveal and on the leaderboard (treatment included)."""
-        if self.treatment and not self.name.endswith(f"+{self.treatment}"):
+        # "x-chatty" with treatment chatty already says so: no "x-chatty+chatty".
+        if self.treatment and not self.name.endswith((f"+{self.treatment}", f"-{self.treatment}")):
             return f"{self.name}+{self.treatment}"
         return self.name
 
