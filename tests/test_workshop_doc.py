@@ -24,7 +24,10 @@ from battles.lineup import local_lineup
 from tui.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "workshop.md"
-SETUP_LINES = {"pip install 'blindside[local]'"}  # install steps: the only non-blindside lines
+SETUP_LINES = {  # install steps: the only non-blindside lines
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[local]'",
+    ". .venv/bin/activate",
+}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 INLINE = re.compile(r"`(blindside(?: [^`]*)?)`")
 
