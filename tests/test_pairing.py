@@ -1,4 +1,4 @@
-"""Pairing strategies, the left/right coin, and the closed-form TrueSkill behind ``active``."""
+"""Pairing strategies and the left/right coin (``active``'s TrueSkill math: test_scoring_elo_trueskill.py)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,9 @@ import trueskill
 from battles.config import ArenaConfig, Config, ModelConfig
 from battles.engine import Arena
 from battles.errors import ConfigError
-from battles.pairing import (
-    Pairing,
-    Rating,
-    TrueSkillTable,
-    draw_active,
-    draw_balanced,
-    draw_uniform,
-    match_quality,
-    place,
-    rate_1vs1,
-    require_two,
-    trueskill_ratings,
-)
+from battles.pairing import Pairing, draw_active, draw_balanced, draw_uniform, place, require_two
 from battles.store import Store
+from scoring.trueskill_ratings import TrueSkillTable
 
 MODELS = ["m1", "m2", "m3", "m4"]
 
@@ -91,23 +80,6 @@ def test_balanced_spreads_battles_evenly_over_time(store):
     assert set(store.pair_counts().values()) == {5}  # 30 battles over 6 pairs
 
 
-@pytest.mark.parametrize("drawn", [False, True])
-def test_closed_form_trueskill_matches_the_trueskill_package(drawn):
-    env = trueskill.TrueSkill()
-    rng = random.Random(2)
-    for _ in range(50):
-        r1 = Rating(rng.uniform(10, 40), rng.uniform(0.5, 8.3))
-        r2 = Rating(rng.uniform(10, 40), rng.uniform(0.5, 8.3))
-        mine = rate_1vs1(r1, r2, drawn=drawn)
-        ref = trueskill.rate_1vs1(env.create_rating(r1.mu, r1.sigma), env.create_rating(r2.mu, r2.sigma),
-                                  drawn=drawn, env=env)
-        for got, want in zip(mine, ref):
-            assert got.mu == pytest.approx(want.mu, abs=1e-5)
-            assert got.sigma == pytest.approx(want.sigma, abs=1e-5)
-        assert match_quality(r1, r2) == pytest.approx(trueskill.quality_1vs1(
-            env.create_rating(r1.mu, r1.sigma), env.create_rating(r2.mu, r2.sigma), env=env), abs=1e-9)
-
-
 def _package_ratings(outcomes):
     env = trueskill.TrueSkill()
     ratings = collections.defaultdict(env.create_rating)
@@ -138,6 +110,25 @@ def test_active_prefers_the_closest_trueskill_pair(store):
     assert {frozenset(pairing.draw(MODELS, store)) for _ in range(20)} == {frozenset(best)}
 
 
+def test_active_ratings_match_the_trueskill_package(store):
+    # Pairing rates with the package's default environment (draw probability 0.10): its ratings
+    # must be what trueskill.rate_1vs1 gives, vote by vote, draws included.
+    rng = random.Random(2)
+    pairing = Pairing("active", random.Random(0))
+    for n in range(120):
+        a, b = rng.sample(MODELS, 2)
+        add_battle(store, a, b, winner=rng.choice(["model_a", "model_b", "tie", "both_bad"]))
+        if n % 7 == 0:
+            pairing.draw(MODELS, store)  # rate incrementally, as the arena does between votes
+    pairing.draw(MODELS, store)
+    env, ref = _package_ratings(store.voted_outcomes())
+    got = pairing._table.ratings
+    assert set(got) == set(ref) == set(MODELS)
+    for model, (mu, sigma) in got.items():
+        assert mu == pytest.approx(ref[model].mu, abs=1e-9)
+        assert sigma == pytest.approx(ref[model].sigma, abs=1e-9)
+
+
 def test_active_with_no_votes_draws_any_pair(store):
     pairing = Pairing("active", random.Random(9))
     drawn = {frozenset(pairing.draw(MODELS, store)) for _ in range(300)}
@@ -150,20 +141,11 @@ def test_active_leaves_out_leaked_and_errored_battles(store):
     store.finish_battle(battle_id, status="complete", identity_leak=True, features_a=None, features_b=None)
     store.record_vote(battle_id, "model_a", None)
     assert store.voted_outcomes() == []
-    assert trueskill_ratings(store.voted_outcomes()) == {}
-
-
-def test_incremental_table_equals_a_full_recompute():
-    rng = random.Random(4)
-    outcomes = [(*rng.sample(MODELS, 2), rng.choice(["model_a", "model_b", "tie", "both_bad"])) for _ in range(200)]
-    table = TrueSkillTable()
-    for n in (10, 11, 50, 200):
-        table.update(outcomes[:n])
-    assert table.ratings == trueskill_ratings(outcomes)
+    assert TrueSkillTable().update(store.voted_outcomes()) == {}
 
 
 def test_draw_active_unknown_models_use_the_default_rating():
-    ratings = {"m1": Rating(40, 1), "m2": Rating(10, 1)}
+    ratings = {"m1": (40.0, 1.0), "m2": (10.0, 1.0)}
     # m3 and m4 are new: (m3, m4) is two default ratings, the most uncertain game
     assert frozenset(draw_active(MODELS, ratings, random.Random(0))) == {"m3", "m4"}
 

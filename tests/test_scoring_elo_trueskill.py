@@ -8,7 +8,7 @@ from scoring.battles_table import BattleTable
 from scoring.elo import bootstrap_online_elo, online_elo
 from scoring.leaderboard import compute_leaderboard
 from scoring.simulate import simulate_arena
-from scoring.trueskill_ratings import make_env, match_quality, trueskill_fit, trueskill_ratings
+from scoring.trueskill_ratings import TrueSkillTable, make_env, match_quality, trueskill_fit, trueskill_ratings
 from tests.scoring_helpers import board
 
 # ------------------------------------------------------------------ Elo
@@ -126,3 +126,60 @@ def test_match_quality_matches_package_and_formula():
     assert match_quality(trueskill.Rating(25, 3), trueskill.Rating(25, 3)) == pytest.approx(
         match_quality((25, 3), (25, 3))
     )
+
+
+def test_match_quality_matches_package_over_random_ratings():
+    rng = np.random.default_rng(2)
+    for env in (make_env(), trueskill.TrueSkill(beta=7.0)):
+        for _ in range(50):
+            r1 = (rng.uniform(10, 40), rng.uniform(0.5, 8.3))
+            r2 = (rng.uniform(10, 40), rng.uniform(0.5, 8.3))
+            ref = trueskill.quality_1vs1(env.create_rating(*r1), env.create_rating(*r2), env=env)
+            assert match_quality(r1, r2, env=env) == pytest.approx(ref, abs=1e-12)
+
+
+def _random_outcomes(n, seed):
+    rng = np.random.default_rng(seed)
+    models = ["m1", "m2", "m3", "m4", "m5"]
+    outcomes = []
+    for _ in range(n):
+        i, j = rng.choice(len(models), 2, replace=False)
+        outcomes.append((models[i], models[j], str(rng.choice(["model_a", "model_b", "tie", "both_bad"]))))
+    return outcomes
+
+
+def test_trueskill_table_incremental_equals_full_replay():
+    outcomes = _random_outcomes(300, seed=4)
+    table = TrueSkillTable()
+    assert table.update([]) == {}
+    for n in (1, 10, 11, 11, 50, 300):
+        table.update(outcomes[:n])
+    assert table.seen == 300
+    a, b, w = zip(*outcomes)
+    # same update function, same order: identical, not just close
+    assert table.ratings == trueskill_ratings(a, b, w, env=make_env())
+    assert table.env.draw_probability == trueskill.DRAW_PROBABILITY  # the package default
+
+
+def test_trueskill_table_matches_package_rate_1vs1():
+    outcomes = _random_outcomes(300, seed=5)
+    env = make_env(0.3)
+    table = TrueSkillTable(env)
+    for n in range(0, 301, 37):
+        table.update(outcomes[:n])
+    table.update(outcomes)
+    a, b, w = zip(*outcomes)
+    ref = trueskill_ratings(a, b, w, env=env, engine="package")  # trueskill.rate_1vs1 per battle
+    assert set(table.ratings) == set(ref)
+    for m, (mu, sigma) in table.ratings.items():
+        assert mu == pytest.approx(ref[m][0], abs=1e-9)
+        assert sigma == pytest.approx(ref[m][1], abs=1e-9)
+
+
+def test_trueskill_table_starts_over_when_the_list_shrinks():
+    outcomes = _random_outcomes(40, seed=6)
+    table = TrueSkillTable()
+    table.update(outcomes)
+    table.update(outcomes[:5])
+    assert table.seen == 5
+    assert table.ratings == TrueSkillTable().update(outcomes[:5])
