@@ -1,0 +1,1 @@
+"""Screens of the Textual app: battle (the default), leaderboard, history, models, help."""

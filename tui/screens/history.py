@@ -1,0 +1,241 @@
+"""Past battles, searchable; open one to read both answers and their style features.
+
+A battle without a vote keeps its secret here too: its models show as "hidden until voted",
+and a search by model name does not list it (that would tell who answered). A finished,
+unvoted battle can be voted on from its detail screen.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from battles.errors import BlindsideError
+from battles.store import Store
+from tui.widgets.markdown_view import MarkdownView
+from tui.widgets.safe_text import plain, printable
+
+HIDDEN = "hidden until voted"
+WINNER_SHORT = {"model_a": "A", "model_b": "B", "tie": "tie", "both_bad": "both bad"}
+FEATURES_SHOWN = ("tokens", "words", "emoji", "header", "list", "bold", "code_blocks")
+
+
+def visible_battles(store: Store, search: str | None, limit: int = 200) -> list[dict]:
+    """``Store.recent_battles`` minus unvoted battles found only through a model's name."""
+    rows = store.recent_battles(search=search or None, limit=limit)
+    if not search:
+        return rows
+    needle = search.lower()
+
+    def matches_without_names(row: dict) -> bool:
+        return any(needle in (row.get(key) or "").lower() for key in ("prompt", "category"))
+
+    return [r for r in rows if r.get("winner") or matches_without_names(r)]
+
+
+def models_cell(row: dict) -> Text:
+    if row.get("winner") is None:
+        return Text(HIDDEN, style="dim italic")
+    return Text(f"{row['model_a']} vs {row['model_b']}")
+
+
+def flags_cell(row: dict) -> Text:
+    flags = []
+    if row.get("identity_leak") and row.get("winner"):
+        flags.append("⚠ leak")
+    if row.get("status") == "error":
+        flags.append("✗ error")
+    elif row.get("status") == "streaming":
+        flags.append("… unfinished")
+    return Text(" ".join(flags), style="yellow")
+
+
+def first_line(text: str | None, width: int = 60) -> str:
+    line = printable((text or "").strip().splitlines()[0] if (text or "").strip() else "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+class HistoryScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("slash", "focus_search", "Search"),
+        Binding("enter", "open", "Open", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="Search prompts, categories and (voted battles') models", id="history-search")
+        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="history-count", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for column in ("When", "Prompt", "Category", "Models", "Winner", "Flags"):
+            table.add_column(column, key=column)
+        self.load()
+        self.app.ratings_changed.subscribe(self, lambda _update: self.load())
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def action_focus_search(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Changed, "#history-search")
+    def search_changed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.2, self.load)
+
+    @on(Input.Submitted, "#history-search")
+    def search_submitted(self) -> None:
+        self.load()
+        self.query_one(DataTable).focus()
+
+    def load(self) -> None:
+        search = self.query_one(Input).value.strip()
+        rows = visible_battles(self.app.store, search)
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(
+                Text((row.get("created") or "")[:16].replace("T", " ")),
+                plain(first_line(row.get("prompt"))),
+                plain(row.get("category") or ""),
+                models_cell(row),
+                Text(WINNER_SHORT.get(row.get("winner"), "–")),
+                flags_cell(row),
+                key=row["id"],
+            )
+        found = f"{len(rows)} battle(s)" + (f" matching {search!r}" if search else "")
+        self.query_one("#history-count", Static).update(Text(found + " · enter opens one", style="dim"))
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.push_screen(BattleDetailScreen(key))
+
+    @on(DataTable.RowSelected, "#history-table")
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(BattleDetailScreen(event.row_key.value))
+
+
+def conversation(battle: dict, side: str) -> str:
+    """Every turn of one side as Markdown: the prompt quoted, then the answer."""
+    parts = []
+    for response in battle["responses"]:
+        if response["side"] != side:
+            continue
+        if response["turn"] > 1:
+            parts.append("---")
+        prompt = printable(response.get("prompt") or "")
+        parts.append("\n".join(f"> {line}" for line in prompt.splitlines() or [""]))
+        parts.append(printable(response.get("text") or "") or "*(no answer)*")
+        if response.get("error"):
+            parts.append(f"*This side failed: {printable(response['error'])}*")
+    return "\n\n".join(parts) or "*(no answer stored)*"
+
+
+def features_text(battle: dict, side: str) -> Text:
+    features = {name: battle.get(f"{side}_{name}") for name in FEATURES_SHOWN}
+    shown = [f"{value} {name.replace('_', ' ')}" for name, value in features.items() if value is not None]
+    return Text(" · ".join(shown) or "no features stored", style="dim")
+
+
+class BattleDetailScreen(Screen):
+    """One past battle. Unvoted: names hidden; a complete one can be voted on here."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("a", "vote('model_a')", "A is better"),
+        Binding("b", "vote('model_b')", "B is better"),
+        Binding("t", "vote('tie')", "Tie"),
+        Binding("x", "vote('both_bad')", "Both bad"),
+    ]
+
+    def __init__(self, battle_id: str) -> None:
+        super().__init__()
+        self.battle_id = battle_id
+        self.battle: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="detail-head", markup=False)
+        with Horizontal(id="detail-answers"):
+            for side in ("a", "b"):
+                with Vertical(classes="detail-side", id=f"detail-{side}"):
+                    yield MarkdownView(classes="answer")
+                    yield Static("", classes="detail-features", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @property
+    def votable(self) -> bool:
+        b = self.battle
+        return bool(b) and b["vote"] is None and b["status"] == "complete"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "vote":
+            return self.votable
+        return True
+
+    def load(self) -> None:
+        self.battle = battle = self.app.store.battle(self.battle_id)
+        head = self.query_one("#detail-head", Static)
+        if battle is None:
+            head.update(Text("This battle is no longer in the database.", style="bold red"))
+            return
+        voted = battle["vote"] is not None
+        for side in ("a", "b"):
+            box = self.query_one(f"#detail-{side}")
+            label = f"Model {side.upper()}"
+            title = Text(label)
+            if voted:
+                title.append(f" · {battle[f'model_{side}']}", style="bold")
+            box.border_title = title
+            box.query_one(MarkdownView).update(conversation(battle, side))
+            box.query_one(".detail-features", Static).update(features_text(battle, side))
+        text = Text()
+        text.append(first_line(battle.get("prompt"), 100) + "\n", style="bold")
+        meta = [(battle.get("created") or "")[:16].replace("T", " ")]
+        if battle.get("category"):
+            meta.append(f"category {printable(battle['category'])}")
+        if voted:
+            vote = battle["vote"]
+            meta.append(f"voted {WINNER_SHORT.get(vote['winner'], vote['winner'])}"
+                        + (f" by {printable(vote['voter'])}" if vote.get("voter") else ""))
+            if battle.get("identity_leak"):
+                meta.append("⚠ identity leak (not counted)")
+        elif self.votable:
+            meta.append("not voted yet: a / b / t / x to vote (models " + HIDDEN + ")")
+        else:
+            meta.append(f"status {battle['status']}, not votable (models {HIDDEN})")
+        text.append(" · ".join(meta), style="dim")
+        head.update(text)
+        self.refresh_bindings()
+
+    def action_vote(self, winner: str) -> None:
+        if not self.votable:
+            return
+        try:
+            self.app.store.record_vote(self.battle_id, winner, self.app.voter)
+        except BlindsideError as exc:
+            self.app.say(str(exc), severity="error")
+            return
+        self.app.refresh_ratings()
+        self.load()

@@ -1,0 +1,107 @@
+"""A text-drawn chart of ratings with their intervals, raw beside style-controlled.
+
+Each model gets two rows on one shared scale: ``raw`` ``├──●──┤`` and ``style`` ``├─●─┤``.
+Drawn with box characters only, so it renders the same in every terminal and in a browser.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.widget import Widget
+
+RAW_STYLE = "bold cyan"
+STYLE_CONTROLLED_STYLE = "bold magenta"
+
+
+def _interval(entry: dict | None) -> tuple[float, float, float] | None:
+    """(low, point, high) of a leaderboard entry, or None when it has no usable rating."""
+    if not entry:
+        return None
+    rating = entry.get("rating")
+    if rating is None or not math.isfinite(rating):
+        return None
+    low, high = (entry.get("ci") or (rating, rating))[:2]
+    low = rating if low is None or not math.isfinite(low) else low
+    high = rating if high is None or not math.isfinite(high) else high
+    return min(low, rating), rating, max(high, rating)
+
+
+def draw_interval_chart(models: list[dict], width: int, *, same_scale: bool = True) -> Text:
+    """Two rows per model (raw, style-controlled) of interval bars sharing one axis.
+
+    ``same_scale=False`` (raw ratings on another scale than the style-controlled Bradley-Terry
+    ones, e.g. TrueSkill) draws two charts, each on its own axis."""
+    if not same_scale:
+        raw = draw_interval_chart([{**m, "style_controlled": None} for m in models], width)
+        styled = [{"model": m.get("model"), **m["style_controlled"]} for m in models if m.get("style_controlled")]
+        if not styled:
+            return raw
+        return Text.assemble(raw, "\n", Text("style-controlled (Bradley-Terry scale)\n", style="dim"),
+                             _draw(styled, width, label="style", style=STYLE_CONTROLLED_STYLE))
+    return _draw(models, width)
+
+
+def _draw(models: list[dict], width: int, label: str = "raw", style: str = RAW_STYLE) -> Text:
+    rows: list[tuple[str, str, tuple[float, float, float] | None, str]] = []
+    for entry in models:
+        name = str(entry.get("model", "?"))
+        rows.append((name, label, _interval(entry), style))
+        styled = entry.get("style_controlled")
+        if styled is not None:
+            rows.append(("", "style", _interval(styled), STYLE_CONTROLLED_STYLE))
+    intervals = [r[2] for r in rows if r[2] is not None]
+    if not intervals:
+        return Text("No ratings yet: vote on a few battles first.")
+    low = min(i[0] for i in intervals)
+    high = max(i[2] for i in intervals)
+    span = (high - low) or 1.0
+
+    name_width = min(max((len(r[0]) for r in rows), default=4), 24)
+    label_width = 6
+    bar_width = max(10, width - name_width - label_width - 3)
+
+    def column(value: float) -> int:
+        return round((value - low) / span * (bar_width - 1))
+
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for name, label, interval, style in rows:
+        shown = name if len(name) <= name_width else name[: name_width - 1] + "…"
+        text.append(shown.ljust(name_width) + " ")
+        text.append(label.ljust(label_width), style="dim")
+        line = [" "] * bar_width
+        if interval is not None:
+            lo, point, hi = (column(v) for v in interval)
+            for i in range(lo, hi + 1):
+                line[i] = "─"
+            line[lo], line[hi] = "├", "┤"
+            line[point] = "●"
+        text.append("".join(line), style=style)
+        text.append("\n")
+    axis = f"{low:.0f}".ljust(bar_width // 2) + f"{high:.0f}".rjust(bar_width - bar_width // 2)
+    text.append(" " * (name_width + 1 + label_width) + axis, style="dim")
+    return text
+
+
+class RatingChart(Widget):
+    """Renders the ``models`` of a leaderboard result as interval bars."""
+
+    DEFAULT_CSS = """
+    RatingChart { height: auto; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.models: list[dict] = []
+        self.same_scale = True
+
+    def show(self, models: list[dict], *, same_scale: bool = True) -> None:
+        self.models, self.same_scale = list(models), same_scale
+        self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self.render().plain.splitlines()) or 1
+
+    def render(self) -> Text:
+        return draw_interval_chart(self.models, self.size.width or 80, same_scale=self.same_scale)
