@@ -246,3 +246,14 @@ async def test_answers_follow_the_stream_until_the_user_scrolls_up(fake_provider
         await wait_for(pilot, lambda: right.scroll_y == right.max_scroll_y and right.rendered)  # B still follows
         await pilot.press("s")
         await wait_phase(pilot, "unvotable")
+
+
+def test_a_rating_the_votes_cannot_place_yet_is_not_shown_as_a_number():
+    from tui.screens.battle import describe_move
+
+    settled = {"rating": 1012.4, "ci": [990.0, 1030.0], "battles": 40}
+    moved = {"rating": 1020.2, "ci": [1000.0, 1040.0], "battles": 41}
+    one_vote = {"rating": 2123.0, "ci": [-5000.0, 9000.0], "battles": 1}
+    assert describe_move("m", settled, moved) == "m 1012 → 1020 (+8)"
+    assert describe_move("m", None, one_vote) == "m new → not settled yet (1 vote)"
+    assert describe_move("m", one_vote, moved) == "m not settled yet (1 vote) → 1020"

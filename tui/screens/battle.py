@@ -53,20 +53,37 @@ PALETTE = (
 )
 
 
-def rating_of(result: dict | None, model: str) -> float | None:
+# An interval wider than this says the votes cannot place the model yet (e.g. it has only
+# won or only lost): its point rating would be a number without meaning.
+UNSETTLED_INTERVAL = 400.0
+
+
+def rating_of(result: dict | None, model: str) -> dict | None:
     for entry in (result or {}).get("models", []):
         if entry.get("model") == model:
-            return entry.get("rating")
+            return entry
     return None
 
 
-def describe_move(model: str, before: float | None, after: float | None) -> str:
+def _rating_text(entry: dict) -> str:
+    lo, hi = entry.get("ci") or (entry["rating"], entry["rating"])
+    if hi - lo > UNSETTLED_INTERVAL:
+        votes = entry.get("battles", 0)
+        return f"not settled yet ({votes} vote{'s' if votes != 1 else ''})"
+    return f"{entry['rating']:.0f}"
+
+
+def describe_move(model: str, before: dict | None, after: dict | None) -> str:
     """'name 1012 → 1020 (+8)'; 'new' for a model without an earlier rating."""
     if after is None:
         return f"{model} not rated yet"
+    now = _rating_text(after)
     if before is None:
-        return f"{model} new → {after:.0f}"
-    return f"{model} {before:.0f} → {after:.0f} ({after - before:+.0f})"
+        return f"{model} new → {now}"
+    was = _rating_text(before)
+    if now[0].isdigit() and was[0].isdigit():
+        return f"{model} {was} → {now} ({after['rating'] - before['rating']:+.0f})"
+    return f"{model} {was} → {now}"
 
 
 def quoted(prompt: str) -> str:
