@@ -62,12 +62,11 @@ def _print_json(battle, reveal) -> None:
 
     from tui.headless import side_dict
 
-    ended_in_error = battle.status == "error"
     sides = {}
     for side in ("a", "b"):
         record = reveal.a if reveal and side == "a" else reveal.b if reveal else battle.results[side]
         model = getattr(reveal, f"model_{side}") if reveal else None
-        sides[side] = side_dict(record, model=model, show_hint=reveal is not None or ended_in_error)
+        sides[side] = side_dict(record, model=model, show_hint=reveal is not None)
     out = {
         "battle_id": battle.id,
         "status": battle.status,
@@ -96,12 +95,10 @@ def _print_text(battle, reveal, vote, voter) -> None:
     if battle.identity_leak and not reveal:
         lines.append("Note: an answer names a model (identity leak); ratings leave this battle out by default.")
     if battle.status == "error":
+        # The hint (e.g. "set OPENAI_API_KEY") could tell who was who: a battle stays blind
+        # even when it fails, and `models --check` gives every model's error with its name.
         lines.append("The battle ended in an error: it cannot be voted on and does not count.")
-        for side in ("a", "b"):
-            hint = battle.results[side].error_hint
-            if hint:
-                lines.append(f"{SIDE_LABELS[side]}: {terminal_safe(hint)}")
-        lines.append("Run `blindside models --check` to test each model.")
+        lines.append("Run `blindside models --check` to see which model failed and what to do.")
     elif reveal:
         lines.append(format_reveal(reveal, voter=voter))
     else:

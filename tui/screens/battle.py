@@ -26,6 +26,7 @@ from textual.widgets import Button, Footer, Header, Static, TextArea
 
 from battles.errors import BlindsideError
 from tui.widgets.answer_pane import AnswerPane
+from tui.widgets.prompt_box import PromptBox
 from tui.widgets.safe_text import plain
 
 if TYPE_CHECKING:  # the engine (and httpx) load after the first paint
@@ -130,7 +131,7 @@ class BattleScreen(Screen):
         yield Static("", id="reveal", markup=False)
         yield Static(plain(IDLE_HINT), id="status", markup=False)
         with Horizontal(id="compose"):
-            yield TextArea(id="prompt", soft_wrap=True, show_line_numbers=False,
+            yield PromptBox(id="prompt", soft_wrap=True, show_line_numbers=False,
                            placeholder="Ask both models something…")
             with Vertical(id="compose-side"):
                 yield Static("Your prompt", id="prompt-source", markup=False)
