@@ -31,6 +31,17 @@ Uncertainty
     Bootstrap: percentiles 2.5 / 97.5 over resampled fits (fixed seed).
     Sandwich: H^-1 G H^-1 with G the summed outer products of per-battle
     scores (Huber-White), normal interval +-1.96 sigma.
+    Model-based: H^-1 (the inverse Fisher information), used as a floor for
+    models with very few battles (see :mod:`scoring.leaderboard`).
+
+Which models the battles can place
+    Maximum-likelihood plain BT ratings exist (are finite) only when the
+    comparison graph is strongly connected (Zermelo 1929, Ford 1957): an edge
+    loser -> winner for every decisive battle, both ways for a tie or
+    both_bad.  :func:`placed_models` finds the models whose rating the battles
+    bound (the clearly largest strongly connected component); the rest sit in
+    groups that only won or only lost against it and get a rating that is an
+    artefact of the tiny ridge.
 """
 
 from __future__ import annotations
@@ -218,6 +229,63 @@ def plain_sandwich_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN
     # pseudo-inverse on the mean-zero subspace (G has no component along 1)
     A = np.linalg.inv(H + np.full((K, K), 1.0 / K))
     return A @ G @ A
+
+
+def plain_model_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RIDGE) -> np.ndarray:
+    """Model-based covariance H^-1 (inverse Fisher information, log10 units, K x K).
+
+    Unlike the sandwich it does not shrink to zero when the residuals happen
+    to vanish (one tie between two equal models has y = p = 0.5).
+    """
+    K = cells.n_models
+    theta = np.asarray(theta).ravel()
+    I, J = cells.i, cells.j
+    if len(I) == 0:
+        return np.zeros((K, K))
+    n, _ = cells.pair_totals(cells.cell_count)
+    p = expit(LN10 * (theta[I] - theta[J]))
+    S = np.zeros((K, K))
+    S[I, J] = (LN10 * LN10) * n * p * (1.0 - p)
+    H = _laplacian(S) + 2.0 * ridge * np.eye(K)
+    A = np.linalg.inv(H + np.full((K, K), 1.0 / K))
+    return A @ H @ A
+
+
+def placed_models(cells: PairCells) -> np.ndarray:
+    """bool (K,): the models whose plain BT rating the battles bound.
+
+    Graph: an edge loser -> winner for each pair in which the winner scored
+    (a win, or half a win from a tie / both_bad; a tie thus links both ways).
+    Placed = the models of the largest strongly connected component.  When
+    no component is clearly the largest (two or more share the largest size,
+    or every component is a single model, e.g. two models and one decisive
+    battle) no model is placed.  A strongly connected graph places every
+    model that has a battle; models without battles are never placed.
+    Runs on the aggregated pairs, so it costs O(pairs).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    K = cells.n_models
+    placed = np.zeros(K, dtype=bool)
+    I, J = cells.i, cells.j
+    if K == 0 or len(I) == 0:
+        return placed
+    n, s = cells.pair_totals(cells.cell_count)
+    i_scored = s > 0  # i won (or drew) against j at least once: edge j -> i
+    j_scored = s < n  # edge i -> j
+    src = np.concatenate([J[i_scored], I[j_scored]])
+    dst = np.concatenate([I[i_scored], J[j_scored]])
+    graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(K, K)).tocsr()
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    present = np.zeros(K, dtype=bool)
+    present[I] = True
+    present[J] = True
+    sizes = np.bincount(labels[present], minlength=int(labels.max()) + 1)
+    largest = int(sizes.max())
+    if largest < 2 or int((sizes == largest).sum()) > 1:
+        return placed
+    return present & (labels == int(sizes.argmax()))
 
 
 def plain_bootstrap_counts(cells: PairCells, rounds: int, rng: np.random.Generator) -> np.ndarray:

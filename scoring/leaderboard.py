@@ -16,6 +16,37 @@ Methods
         ``conservative`` with ``mu`` and ``sigma``.  The interval is the
         posterior spread, not a resampling interval.
 
+Models the votes cannot place (``bt``)
+    Plain Bradley-Terry has a finite maximum-likelihood rating only on a
+    strongly connected comparison graph (edge loser -> winner per decisive
+    battle, both ways for a tie or both_bad; see
+    :func:`scoring.bt.placed_models`).  Models outside the clearly largest
+    strongly connected component (or every model, when no component is
+    clearly the largest, e.g. two models and one decisive vote) are marked
+    ``"provisional": true``: their ``rating`` is kept (a placeholder the tiny
+    ridge produced, thousands of points out), their ``ci`` is
+    ``[None, None]`` (unbounded) and in the rank rule their bounds count as
+    -inf / +inf, so a provisional model ranks 1 and pushes nobody down.  A
+    note in ``notes`` says how many there are and why.  Ratings (and every
+    bootstrap resample) are centred on the placed models (mean 1000 over
+    them before any anchor), so a placeholder neither shifts nor widens the
+    placed models' ratings.  A provisional model cannot be the anchor (the
+    raw board is then left unanchored, with a note).  Every model entry has
+    ``provisional`` (always false for ``elo`` and ``trueskill``, whose
+    ratings are finite by construction); the ``style_controlled`` entry of a
+    model the votes cannot place is ``provisional`` too, although the
+    penalised style fit gives it a finite rating.
+
+Very few battles (``bt``)
+    A placed model with fewer than 5 battles gets an interval at least as
+    wide as the normal interval (+-1.96 sigma) from the larger of the
+    sandwich and the model-based (inverse Fisher information) variance: a
+    percentile bootstrap of a handful of battles is far too narrow (often a
+    single point), and the sandwich alone collapses too when the residuals
+    vanish (one tie between two models).  With ``ci="sandwich"`` the
+    model-based floor applies.  Such models are widened, not made
+    provisional; a note lists them.
+
 Style control always refers to the contextual Bradley-Terry fit (with the
 requested interval method; for ``elo`` and ``trueskill``: bootstrap unless
 ``ci="sandwich"``).  For ``elo``/``trueskill`` ``style_controlled`` holds that
@@ -50,8 +81,11 @@ from .bt import (
     fit_contextual_bootstrap,
     fit_plain_batched,
     pair_cells,
+    PairCells,
     percentile_interval,
+    placed_models,
     plain_bootstrap_counts,
+    plain_model_cov,
     plain_sandwich_cov,
     rank_from_intervals,
     style_design,
@@ -64,6 +98,8 @@ from .trueskill_ratings import empirical_draw_probability, make_env, trueskill_f
 METHODS = ("bt", "elo", "trueskill")
 CI_METHODS = ("bootstrap", "sandwich")
 EXCLUSION_KEYS = ("error", "identity_leak", "unvoted", "missing_style")
+# below this many battles an interval is widened to at least the normal-theory one (see above)
+FEW_BATTLES = 5
 
 _FEATURE_WORDS = {
     "length": "a one-SD longer answer",
@@ -97,20 +133,63 @@ def _anchor_shift(points: np.ndarray, models: list[str], present: np.ndarray, an
     return float(value) - float(points[models.index(name)])
 
 
-def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes):
+def _centre(theta: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Shift (..., K) ratings to mean zero over the placed models (if any)."""
+    if not placed.any():
+        return theta
+    return theta - theta[..., placed].mean(-1, keepdims=True)
+
+
+def _centred_se(cov: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Rating-point standard errors of theta - mean(theta[placed]) given cov(theta)."""
+    K = cov.shape[0]
+    w = placed / placed.sum() if placed.any() else np.full(K, 1.0 / K)
+    cw = cov @ w
+    var = np.diag(cov) - 2.0 * cw + w @ cw
+    return SCALE * np.sqrt(np.maximum(var, 0.0))
+
+
+def _name_list(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _plain_bt(table, cells: PairCells, placed, battles, ci, rounds, rng, notes):
+    """(points, lo, hi) of the plain BT board, centred on the placed models."""
+    theta_fit = fit_plain_batched(cells)[0]
+    points = to_points(_centre(theta_fit, placed))
+    few = placed & (battles < FEW_BATTLES)
+    if ci == "bootstrap":
+        boot = fit_plain_batched(cells, plain_bootstrap_counts(cells, rounds, rng))
+        lo, hi = percentile_interval(to_points(_centre(boot, placed)))
+        if few.any():
+            se = np.maximum(
+                _centred_se(plain_sandwich_cov(cells, theta_fit), placed),
+                _centred_se(plain_model_cov(cells, theta_fit), placed),
+            )
+            lo = np.where(few, np.minimum(lo, points - Z95 * se), lo)
+            hi = np.where(few, np.maximum(hi, points + Z95 * se), hi)
+    else:
+        se = _centred_se(plain_sandwich_cov(cells, theta_fit), placed)
+        if few.any():
+            se = np.where(few, np.maximum(se, _centred_se(plain_model_cov(cells, theta_fit), placed)), se)
+        lo, hi = points - Z95 * se, points + Z95 * se
+    if few.any():
+        names = [table.models[m] for m in np.flatnonzero(few)]
+        floor = "the larger of its sandwich and model-based" if ci == "bootstrap" else "its model-based"
+        notes.append(
+            f"fewer than {FEW_BATTLES} battles ({_name_list(names)}): a {ci} interval of so few battles "
+            f"is too narrow, so it is widened to at least {floor} 95% interval"
+        )
+    return points, lo, hi
+
+
+def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes, cells=None, placed=None, battles=None):
     """(points, lo, hi, ci_used, extra per-model dicts)."""
     K = len(table.models)
     extra = [dict() for _ in range(K)]
     if method == "bt":
-        cells = pair_cells(table.a, table.b, table.outcome, K)
-        theta = fit_plain_batched(cells)[0]
-        points = to_points(theta)
-        if ci == "bootstrap":
-            boot = fit_plain_batched(cells, plain_bootstrap_counts(cells, rounds, rng))
-            lo, hi = percentile_interval(to_points(boot))
-        else:
-            se = SCALE * np.sqrt(np.maximum(np.diag(plain_sandwich_cov(cells, theta)), 0.0))
-            lo, hi = points - Z95 * se, points + Z95 * se
+        points, lo, hi = _plain_bt(table, cells, placed, battles, ci, rounds, rng, notes)
         return points, lo, hi, ci, extra
     if method == "elo":
         order = table.time_order()
@@ -222,14 +301,36 @@ def compute_leaderboard(
 
     counts = model_counts(table)
     present = counts["battles"] > 0
+    # models the votes cannot place on a Bradley-Terry board (the style board is always BT)
+    unplaced = np.zeros(K, dtype=bool)
     if table.n:
+        cells = pair_cells(table.a, table.b, table.outcome, K)
+        placed = placed_models(cells)
+        unplaced = present & ~placed
         points, lo, hi, ci_used, extra = _raw_board(
-            table, method, ci, rounds, np.random.default_rng(plain_ss), k, draw_probability, notes
+            table, method, ci, rounds, np.random.default_rng(plain_ss), k, draw_probability, notes,
+            cells=cells, placed=placed, battles=counts["battles"],
         )
     else:
         points = lo = hi = np.zeros(K)
         ci_used, extra = ci, [dict() for _ in range(K)]
-    shift = _anchor_shift(points, table.models, present, anchor, notes, "raw")
+    provisional = unplaced if method == "bt" else np.zeros(K, dtype=bool)
+    if provisional.any():
+        n_prov = int(provisional.sum())
+        names = [table.models[m] for m in np.flatnonzero(provisional)]
+        notes.insert(
+            0,
+            f"the votes cannot place {n_prov} of {int(present.sum())} models yet ({_name_list(names)}): "
+            "a model that has only won or only lost has no finite Bradley-Terry rating; more votes "
+            "will place it. Until then its rating is provisional, a placeholder with an unbounded interval",
+        )
+        lo, hi = lo.copy(), hi.copy()
+        lo[provisional], hi[provisional] = -np.inf, np.inf
+    if anchor is not None and anchor[0] in table.models and provisional[table.models.index(anchor[0])]:
+        notes.append(f"anchor model {anchor[0]!r} is provisional on the raw board; no anchor applied there")
+        shift = 0.0
+    else:
+        shift = _anchor_shift(points, table.models, present, anchor, notes, "raw")
     points, lo, hi = points + shift, lo + shift, hi + shift
     rank = np.zeros(K, dtype=np.int64)
     idx = np.flatnonzero(present)
@@ -246,6 +347,11 @@ def compute_leaderboard(
             missing_style = table.n
         if style is not None and method != "bt":
             notes.append("style_controlled is the contextual Bradley-Terry fit (BT scale)")
+            if unplaced.any():
+                notes.append(
+                    f"{int(unplaced.sum())} style-controlled rating(s) provisional: the votes cannot place "
+                    "them on a Bradley-Terry board yet (only won or only lost)"
+                )
 
     rows = []
     for m in range(K):
@@ -262,8 +368,9 @@ def compute_leaderboard(
             "both_bad": int(counts["both_bad"][m]),
             "win_rate": (wins / decisive) if decisive else None,
             "rating": float(points[m]),
-            "ci": [float(lo[m]), float(hi[m])],
+            "ci": [None, None] if provisional[m] else [float(lo[m]), float(hi[m])],
             "rank": int(rank[m]),
+            "provisional": bool(provisional[m]),
             "style_controlled": None,
         }
         row.update(extra[m])
@@ -274,6 +381,7 @@ def compute_leaderboard(
                 "ci": [float(style["lo"][m]), float(style["hi"][m])],
                 "rank": srank,
                 "rank_shift": int(rank[m]) - srank,
+                "provisional": bool(unplaced[m]),
             }
         rows.append(row)
     rows.sort(key=lambda r: (-r["rating"], r["model"]))

@@ -129,3 +129,151 @@ def test_render_simulation_tells_the_twin_story(sim, result):
     assert "style-controlled" in text and "(truth: +0)" in text
     assert "Spearman correlation with the truth" in text
     assert "truth +" in text  # coefficient truth column
+
+
+# -- models the votes cannot place (provisional) ---------------------------------------------------
+
+
+def _table(a, b, winner, **kw):
+    return BattleTable.from_records(a, b, winner, **kw)
+
+
+def _by_model(res):
+    return {m["model"]: m for m in res["models"]}
+
+
+@pytest.mark.parametrize("ci", ["bootstrap", "sandwich"])
+def test_one_decisive_vote_places_nobody(ci):
+    res = compute_leaderboard(_table(["smollm2"], ["smollm2-chatty"], ["model_a"]), ci=ci, rounds=20)
+    json.loads(json.dumps(res))
+    rows = _by_model(res)
+    for m in rows.values():
+        assert m["provisional"] is True
+        assert m["ci"] == [None, None]
+        assert m["rank"] == 1
+    assert rows["smollm2"]["rating"] > rows["smollm2-chatty"]["rating"]  # the point estimate is kept
+    note = next(n for n in res["notes"] if "cannot place" in n)
+    assert "2 of 2 models" in note and "only won or only lost" in note and "more votes will place it" in note
+
+
+def _chain():
+    """A only wins (against B and C); B and C beat each other and tie: strongly connected."""
+    a = ["A", "A", "B", "C", "B", "C"] * 4
+    b = ["B", "C", "C", "B", "C", "B"] * 4
+    w = ["model_a", "model_a", "model_a", "model_a", "tie", "model_b"] * 4
+    return a, b, w
+
+
+@pytest.mark.parametrize("ci", ["bootstrap", "sandwich"])
+def test_a_model_that_only_wins_is_provisional_and_the_rest_are_placed(ci):
+    res = compute_leaderboard(_table(*_chain()), ci=ci, rounds=50, seed=1)
+    rows = _by_model(res)
+    assert rows["A"]["provisional"] and rows["A"]["ci"] == [None, None] and rows["A"]["rank"] == 1
+    for name in ("B", "C"):
+        m = rows[name]
+        assert m["provisional"] is False
+        lo, hi = m["ci"]
+        assert np.isfinite(lo) and np.isfinite(hi) and lo < m["rating"] < hi
+        assert hi - lo < 400  # the placeholder rating of A neither shifts nor widens them
+        assert m["rank"] == 1  # A's open interval pushes nobody down
+    # centred on the placed models
+    assert (rows["B"]["rating"] + rows["C"]["rating"]) / 2 == pytest.approx(1000.0)
+    assert rows["B"]["rating"] > rows["C"]["rating"]
+    assert sum("cannot place 1 of 3 models" in n and "(A)" in n for n in res["notes"]) == 1
+
+
+def test_a_model_that_only_loses_is_provisional_too():
+    a, b, w = _chain()
+    w = [{"model_a": "model_b", "model_b": "model_a"}.get(x, x) if ai == "A" else x for ai, x in zip(a, w)]
+    rows = _by_model(compute_leaderboard(_table(a, b, w), rounds=20))
+    assert rows["A"]["provisional"] and not rows["B"]["provisional"] and not rows["C"]["provisional"]
+    assert rows["A"]["rating"] < rows["C"]["rating"]
+
+
+def test_style_controlled_entry_of_a_provisional_model_is_marked():
+    a, b, w = _chain()
+    rng = np.random.default_rng(0)
+    fa = rng.integers(1, 100, (len(a), 5)).astype(float)
+    fb = rng.integers(1, 100, (len(a), 5)).astype(float)
+    res = compute_leaderboard(_table(a, b, w, features_a=fa, features_b=fb), rounds=20)
+    rows = _by_model(res)
+    assert rows["A"]["style_controlled"]["provisional"] is True
+    assert all(v is not None for v in rows["A"]["style_controlled"]["ci"])  # the penalised fit is finite
+    assert rows["B"]["style_controlled"]["provisional"] is False
+
+
+@pytest.mark.parametrize("outcome", ["tie", "both_bad"])
+@pytest.mark.parametrize("ci", ["bootstrap", "sandwich"])
+def test_a_tie_connects_both_ways_and_few_battles_widen_the_interval(outcome, ci):
+    res = compute_leaderboard(_table(["x"], ["y"], [outcome]), ci=ci, rounds=20)
+    assert not any("cannot place" in n for n in res["notes"])
+    for m in res["models"]:
+        assert m["provisional"] is False
+        lo, hi = m["ci"]
+        assert m["rating"] == pytest.approx(1000.0)
+        # bootstrap and sandwich are both [1000, 1000] here; the model-based floor is not
+        assert hi - lo > 400
+    assert any("fewer than 5 battles" in n for n in res["notes"])
+
+
+def test_bootstrap_of_few_battles_is_at_least_the_sandwich_interval():
+    a, b, w = ["x", "x", "y"], ["y", "y", "x"], ["model_a", "model_b", "model_a"]  # x 2-1 y
+    boot = _by_model(compute_leaderboard(_table(a, b, w), rounds=50))
+    sand = _by_model(compute_leaderboard(_table(a, b, w), ci="sandwich"))
+    for name in ("x", "y"):
+        assert boot[name]["ci"][0] <= sand[name]["ci"][0] + 1e-6
+        assert boot[name]["ci"][1] >= sand[name]["ci"][1] - 1e-6
+
+
+def test_anchor_on_a_provisional_model_is_not_applied_to_the_raw_board():
+    res = compute_leaderboard(_table(*_chain()), rounds=10, anchor=("A", 1500.0), style_control=False)
+    rows = _by_model(res)
+    assert (rows["B"]["rating"] + rows["C"]["rating"]) / 2 == pytest.approx(1000.0)
+    assert any("anchor model 'A' is provisional" in n for n in res["notes"])
+
+
+def test_enough_votes_leave_nobody_provisional(result, sim):
+    assert not any(m["provisional"] for m in result["models"])
+    assert not any(m["style_controlled"]["provisional"] for m in result["models"])
+    assert all(None not in m["ci"] for m in result["models"])
+    assert not any("cannot place" in n for n in result["notes"])
+    for method in ("elo", "trueskill"):
+        res = compute_leaderboard(sim.table(), method=method, rounds=5, style_control=False)
+        assert not any(m["provisional"] for m in res["models"])
+
+
+def test_render_of_a_one_vote_board_says_provisional_without_a_confident_interval():
+    import re
+
+    res = compute_leaderboard(_table(["smollm2"], ["smollm2-chatty"], ["model_a"]), rounds=20)
+    text = render_leaderboard(res)
+    assert "provisional" in text
+    table_lines = [line for line in text.splitlines() if "smollm2" in line and "%" in line]
+    assert len(table_lines) == 2
+    for line in table_lines:
+        assert "not placed yet" in line
+        assert re.search(r"\d\?", line)  # the rating carries a '?'
+        assert "[" not in line
+    assert not re.search(r"\[(-?\d+), \1\]", text)
+    assert "2123" not in text.replace("2123?", "")  # never a bare confident number
+
+
+def test_screens_and_chart_handle_a_provisional_model():
+    from tui.screens.battle import describe_move
+    from tui.screens.leaderboard import table_rows
+    from tui.widgets.rating_chart import draw_interval_chart
+
+    res = compute_leaderboard(_table(*_chain()), rounds=20, style_control=False)
+    rows = {r[1].plain: [c.plain for c in r] for r in table_rows(res)}
+    assert rows["A"][4].endswith("?") and rows["A"][5] == "not placed yet"
+    assert rows["B"][5].startswith("[")
+    chart = draw_interval_chart(res["models"], 80).plain
+    a_line = next(line for line in chart.splitlines() if line.startswith("A "))
+    assert "not placed yet" in a_line and "●" not in a_line
+    axis = chart.splitlines()[-1].split()
+    assert float(axis[-1]) < 1500  # A's placeholder rating does not stretch the axis
+    a = _by_model(res)["A"]
+    assert "not settled yet" in describe_move("A", None, a)
+    assert "not settled yet" in describe_move("A", None, {**a, "provisional": False})  # ci [None, None]
+    one = compute_leaderboard(_table(["x"], ["y"], ["model_a"]), rounds=5)
+    assert "No model is placed yet" in draw_interval_chart(one["models"], 80).plain

@@ -4,6 +4,10 @@
 ``scoring.leaderboard.compute_leaderboard``; ``render_simulation(result,
 arena)`` puts a simulated arena's truth beside the raw and style-controlled
 boards.
+
+A provisional model (one the votes cannot place yet: it has only won or only
+lost, so its Bradley-Terry rating is unbounded) shows its placeholder rating
+with a ``?`` suffix and ``not placed yet`` instead of an interval.
 """
 
 from __future__ import annotations
@@ -25,15 +29,27 @@ _EXCLUDED_NAMES = {
 }
 
 
-def _fmt_rating(x: float | None, trueskill: bool = False) -> str:
+UNPLACED = "not placed yet"
+PROVISIONAL_LEGEND = "?: provisional, the votes cannot place this model yet (see the note below)."
+
+
+def _unplaced(ci) -> bool:
+    """An interval with an open end ([None, None]): the model is provisional."""
+    return ci is not None and any(v is None for v in ci)
+
+
+def _fmt_rating(x: float | None, trueskill: bool = False, provisional: bool = False) -> str:
     if x is None:
         return "-"
-    return f"{x:.1f}" if trueskill else f"{x:.0f}"
+    text = f"{x:.1f}" if trueskill else f"{x:.0f}"
+    return text + "?" if provisional else text
 
 
 def _fmt_ci(ci, trueskill: bool = False) -> str:
     if ci is None:
         return "-"
+    if _unplaced(ci):
+        return UNPLACED
     if trueskill:
         return f"[{ci[0]:.1f}, {ci[1]:.1f}]"
     return f"[{ci[0]:.0f}, {ci[1]:.0f}]"
@@ -89,20 +105,26 @@ def render_leaderboard(result: dict) -> str:
         headers += ["Style-ctrl", "95% CI", "Rank", "Shift"]
         align += "rlrl"
     rows = []
+    any_provisional = False
     for m in models:
         wr = m.get("win_rate")
+        provisional = bool(m.get("provisional")) or _unplaced(m.get("ci"))
+        any_provisional |= provisional
         row = [
             str(m["rank"]),
             m["model"],
             f"{m['battles']:,}",
             "-" if wr is None else f"{100 * wr:.1f}%",
-            _fmt_rating(m["rating"], ts),
+            _fmt_rating(m["rating"], ts, provisional),
             _fmt_ci(m["ci"], ts),
         ]
         if has_style:
             sc = m.get("style_controlled")
             if sc:
-                row += [_fmt_rating(sc["rating"]), _fmt_ci(sc["ci"]), str(sc["rank"]), _fmt_shift(sc.get("rank_shift"))]
+                sc_provisional = bool(sc.get("provisional"))
+                any_provisional |= sc_provisional
+                row += [_fmt_rating(sc["rating"], provisional=sc_provisional), _fmt_ci(sc["ci"]), str(sc["rank"]),
+                        _fmt_shift(sc.get("rank_shift"))]
             else:
                 row += ["-", "", "", ""]
         rows.append(row)
@@ -112,6 +134,8 @@ def render_leaderboard(result: dict) -> str:
         out.append("(no battles)")
     if has_style:
         out.append("Shift: raw rank minus style-controlled rank (↑ = ranks higher once style is controlled).")
+    if any_provisional:
+        out.append(PROVISIONAL_LEGEND)
 
     coefs = result.get("style_coefficients")
     if coefs:
@@ -183,7 +207,8 @@ def render_simulation(result: dict, arena: SimulatedArena, comparison: dict | No
     rows = []
     for r in cmp["models"]:
         tag = "  <- chatty twin" if r["model"] == arena.twin else ("  <- its base" if r["model"] == arena.base else "")
-        row = [r["model"] + tag, f"{r['truth']:.0f}", f"{r['raw']:.0f}", _fmt_ci(r["raw_ci"]), str(r["raw_rank"])]
+        raw = _fmt_rating(r["raw"], provisional=_unplaced(r["raw_ci"]))
+        row = [r["model"] + tag, f"{r['truth']:.0f}", raw, _fmt_ci(r["raw_ci"]), str(r["raw_rank"])]
         if has_style:
             row += [f"{r['style']:.0f}", _fmt_ci(r["style_ci"]), str(r["style_rank"])]
         rows.append(row)

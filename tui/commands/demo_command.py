@@ -140,8 +140,12 @@ def maverick_lines(result: dict, table, *, rounds: int, seed: int) -> list[str]:
     total = len(result["models"])
     for name, what in ((SUBMITTED, "submitted"), (RELEASED, "released")):
         m = rows[name]
-        lines.append(f"  {what:9}  {name}: rating {m['rating']:.0f} [{m['ci'][0]:.0f}, {m['ci'][1]:.0f}], "
-                     f"rank {m['rank']} of {total}, {m['battles']:,} battles")
+        lo, hi = m["ci"]
+        if lo is None or hi is None:  # provisional: the votes cannot place it yet
+            where = f"rating {m['rating']:.0f}? (not placed yet)"
+        else:
+            where = f"rating {m['rating']:.0f} [{lo:.0f}, {hi:.0f}]"
+        lines.append(f"  {what:9}  {name}: {where}, rank {m['rank']} of {total}, {m['battles']:,} battles")
     gap, lo, hi = rating_gap(table, SUBMITTED, RELEASED, rounds=rounds, seed=seed)
     lines.append(f"  gap: {gap:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}, bootstrap of {rounds} rounds)")
     return lines

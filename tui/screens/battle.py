@@ -68,7 +68,8 @@ def rating_of(result: dict | None, model: str) -> dict | None:
 
 def _rating_text(entry: dict) -> str:
     lo, hi = entry.get("ci") or (entry["rating"], entry["rating"])
-    if hi - lo > UNSETTLED_INTERVAL:
+    # provisional: the votes cannot place the model at all (unbounded interval, ci [None, None])
+    if entry.get("provisional") or lo is None or hi is None or hi - lo > UNSETTLED_INTERVAL:
         votes = entry.get("battles", 0)
         return f"not settled yet ({votes} vote{'s' if votes != 1 else ''})"
     return f"{entry['rating']:.0f}"

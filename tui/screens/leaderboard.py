@@ -3,6 +3,9 @@
 Ratings are computed in a thread worker (a bootstrap over many votes takes a while) with a
 database connection of its own; the table shows "computing…" meanwhile and the keyboard stays
 live. The screen recomputes after every vote (``app.ratings_changed``).
+
+A provisional model (the votes cannot place it yet: it has only won or only lost) shows its
+placeholder rating as ``2123?`` and "not placed yet" where the interval would be.
 """
 
 from __future__ import annotations
@@ -43,10 +46,36 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
+UNPLACED = "not placed yet"
+
+
+def _provisional(entry: dict) -> bool:
+    ci = entry.get("ci")
+    return bool(entry.get("provisional")) or (bool(ci) and any(v is None for v in ci))
+
+
 def _interval(ci) -> str:
     if not ci:
         return "–"
+    if any(v is None for v in ci):
+        return UNPLACED
     return f"[{_num(ci[0])}, {_num(ci[1])}]"
+
+
+def rating_cell(entry: dict) -> Text:
+    """The rating, bold; a provisional one dimmed with a '?' (its value is a placeholder)."""
+    if entry.get("rating") is None:
+        return Text("–", justify="right", style="bold")
+    if _provisional(entry):
+        return Text(_num(entry.get("rating")) + "?", justify="right", style="dim")
+    return Text(_num(entry.get("rating")), justify="right", style="bold")
+
+
+def interval_cell(entry: dict) -> Text:
+    ci = entry.get("ci")
+    if ci and any(v is None for v in ci):
+        return Text(UNPLACED, style="dim italic")
+    return Text(_interval(ci))
 
 
 def shift_text(shift: int | None) -> Text:
@@ -70,10 +99,10 @@ def table_rows(result: dict) -> list[tuple]:
             Text(str(entry["model"])),
             Text(str(entry.get("battles", 0)), justify="right"),
             Text("–" if win_rate is None else f"{win_rate:.0%}", justify="right"),
-            Text(_num(entry.get("rating")), justify="right", style="bold"),
-            Text(_interval(entry.get("ci"))),
-            Text(_num(styled.get("rating")), justify="right", style="bold"),
-            Text(_interval(styled.get("ci"))),
+            rating_cell(entry),
+            interval_cell(entry),
+            rating_cell(styled),
+            interval_cell(styled),
             Text(str(styled["rank"]) if styled.get("rank") else "–", justify="right"),
             shift_text(styled.get("rank_shift") if styled else None),
         ))
