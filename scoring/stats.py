@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .battles_table import BOTH_BAD, TIE, WIN_A, WIN_B, BattleTable
-from .bt import PLAIN_RIDGE, Z95, Rows, contextual_sandwich_cov, fit_contextual
+from .bt import PLAIN_RIDGE, Z95, Rows, contextual_sandwich_cov, fit_contextual, pair_cells, placed_models
 
 
 def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[float, float]:
@@ -84,7 +84,9 @@ def position_bias(table: BattleTable) -> dict:
     ``adjusted_log_odds``: the left side's advantage in a Bradley-Terry fit
     with an intercept, logit P(a wins) = ln10 (theta_a - theta_b) + h, on all
     battles (ties as half), with a sandwich 95 % interval.  It separates a
-    real left bias from an unbalanced side assignment of strong models.
+    real left bias from an unbalanced side assignment of strong models. It is left out
+    (None) while the votes cannot place every model that has battles: the fit would then
+    report a meaningless, zero-width interval.
     """
     code = table.winner_code
     left = int((code == WIN_A).sum())
@@ -100,6 +102,9 @@ def position_bias(table: BattleTable) -> dict:
         "adjusted_ci": None,
     }
     if decisive == 0 or table.n == 0:
+        return out
+    played = np.bincount(np.concatenate([table.a, table.b]), minlength=len(table.models)) > 0
+    if not placed_models(pair_cells(table.a, table.b, table.outcome, len(table.models)))[played].all():
         return out
     # aggregate to (ordered pair, outcome) cells: the fit costs O(cells)
     K = len(table.models)

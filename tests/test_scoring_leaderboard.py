@@ -277,3 +277,15 @@ def test_screens_and_chart_handle_a_provisional_model():
     assert "not settled yet" in describe_move("A", None, {**a, "provisional": False})  # ci [None, None]
     one = compute_leaderboard(_table(["x"], ["y"], ["model_a"]), rounds=5)
     assert "No model is placed yet" in draw_interval_chart(one["models"], 80).plain
+
+
+def test_position_bias_gives_no_adjusted_figure_while_the_models_are_not_placed():
+    from scoring.stats import position_bias
+
+    one_vote = BattleTable.from_records(["x"], ["y"], ["model_a"])
+    bias = position_bias(one_vote)
+    assert bias["decisive_battles"] == 1
+    assert bias["adjusted_log_odds"] is None and bias["adjusted_ci"] is None
+    placed = BattleTable.from_records(["x", "y", "x", "y"], ["y", "x", "y", "x"],
+                                      ["model_a", "model_a", "model_b", "tie"])
+    assert position_bias(placed)["adjusted_log_odds"] is not None
