@@ -42,6 +42,7 @@ SIDES = ("a", "b")
 FEATURE_COLUMNS = ("tokens", "chars", "words", "emoji", "header", "list", "bold", "code_blocks", "exclamations")
 MIGRATION_SET = "blindside"
 BUSY_TIMEOUT_S = 30.0
+BULK_CACHE_KIB = -262_144  # 256 MiB page cache during insert_battles (negative: KiB)
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -158,6 +159,10 @@ class NewBattle:
     turns: list[tuple[str, ResponseRecord, ResponseRecord]] = field(default_factory=list)
     meta: dict[str, Any] | None = None
     vote_created: str | None = None
+    # A lossless re-import (blindside's own export) restores these as they were.
+    swapped: bool = False
+    status: str = "complete"
+    turn_count: int | None = None  # battles.turns; None: len(turns)
 
 
 class Store:
@@ -183,23 +188,36 @@ class Store:
                              f"(it has tables {', '.join(sorted(tables)[:5])}); it was left untouched. "
                              "Pass --db with another path.")
         if tables:
-            applied = {m.name for m in migrations.applied(self.db)}
-            if not applied:
+            try:
+                applied = {m.name for m in migrations.applied(self.db)}
+            except sqlite3.DatabaseError:  # a _sqlite_migrations table of another shape
+                applied = set()
+            # sqlite-utils commits its own (empty) table before the first migration: a first run
+            # stopped in between left only that. Such a file is still ours to set up.
+            unstarted = tables == {"_sqlite_migrations"} and not self.db["_sqlite_migrations"].count
+            if not applied and not unstarted:
                 self.conn.close()
-                raise StoreError(f"{self.path} is not a blindside database; it was left untouched.")
+                raise StoreError(f"{self.path} is not a blindside database; it was left untouched. "
+                                 "Pass --db with another path.")
             newer = applied - known
             if newer:
                 self.conn.close()
                 raise StoreError(f"{self.path} was written by a newer blindside (schema {sorted(newer)[-1]}); "
                                  "it was left untouched. Upgrade blindside to open it.")
+        _make_durable(self.conn)
         if migrations.pending(self.db):
             with self._write():
                 pass  # take the write lock so two first openers don't both migrate
             try:
                 migrations.apply(self.db)
-            except sqlite3.OperationalError as exc:
-                if not set(self.db.table_names()) >= {"battles", "responses", "votes"}:
-                    raise StoreError(f"{self.path}: could not create the schema: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                # Two first openers may race to migrate: fine when the other one did it all.
+                # Anything still pending failed (and its transaction was rolled back).
+                if migrations.pending(self.db):
+                    self.conn.close()
+                    raise StoreError(f"{self.path}: could not update the database schema ({exc}); "
+                                     "it was left as it was. Check that the disk is not full and the "
+                                     "file is writable, then try again.") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -299,16 +317,23 @@ class Store:
         Returns (added, already_present). All or nothing: an exception leaves the store unchanged.
         """
         added = present = 0
-        with self._write() as conn:
-            batch: list[NewBattle] = []
-            for battle in battles:
-                batch.append(battle)
-                if len(batch) >= batch_size:
+        # A big page cache keeps the index pages of a large import in memory instead of
+        # spilling them to the WAL mid-transaction (about 1.3x faster on 140k rows).
+        cache_size = self.conn.execute("PRAGMA cache_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+        try:
+            with self._write() as conn:
+                batch: list[NewBattle] = []
+                for battle in battles:
+                    batch.append(battle)
+                    if len(batch) >= batch_size:
+                        a, p = self._insert_batch(conn, batch)
+                        added, present, batch = added + a, present + p, []
+                if batch:
                     a, p = self._insert_batch(conn, batch)
-                    added, present, batch = added + a, present + p, []
-            if batch:
-                a, p = self._insert_batch(conn, batch)
-                added, present = added + a, present + p
+                    added, present = added + a, present + p
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {cache_size}")
         return added, present
 
     def _insert_batch(self, conn: sqlite3.Connection, batch: list[NewBattle]) -> tuple[int, int]:
@@ -317,20 +342,17 @@ class Store:
         added = conn.total_changes - before
         # Votes and responses only for battles this call created: a re-import adds nothing.
         ids = [b.id for b in batch]
-        fresh = ids if added == len(batch) else self._ids_without_vote_or_responses(conn, batch)
-        fresh_set = set(fresh)
+        fresh = set(ids if added == len(batch) else self._ids_without_vote_or_responses(conn, ids))
+        # Votes and responses go in id order: their primary-key index is then filled page by
+        # page instead of at random (their rowid order means nothing; battles keep file order).
         conn.executemany(
             "INSERT OR IGNORE INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
-            [(b.id, b.winner, b.voter, b.vote_created or b.created)
-             for b in batch if b.winner is not None and b.id in fresh_set],
+            sorted(((b.id, b.winner, b.voter, b.vote_created or b.created)
+                    for b in batch if b.winner is not None and b.id in fresh), key=_vote_key),
         )
-        rows = []
-        for b in batch:
-            if b.id in fresh_set:
-                for turn, (prompt, ra, rb) in enumerate(b.turns, start=1):
-                    rows.append(_response_row(b.id, "a", turn, prompt, ra))
-                    rows.append(_response_row(b.id, "b", turn, prompt, rb))
+        rows = [row for b in batch if b.turns and b.id in fresh for row in _response_rows(b)]
         if rows:
+            rows.sort(key=_response_key)
             conn.executemany(
                 "INSERT OR IGNORE INTO responses (battle_id, side, turn, prompt, text, error, error_hint, "
                 "ttft_ms, duration_ms, tokens, finish_reason, features) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -338,8 +360,7 @@ class Store:
             )
         return added, len(batch) - added
 
-    def _ids_without_vote_or_responses(self, conn: sqlite3.Connection, batch: list[NewBattle]) -> list[str]:
-        ids = [b.id for b in batch]
+    def _ids_without_vote_or_responses(self, conn: sqlite3.Connection, ids: list[str]) -> list[str]:
         have: set[str] = set()
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
@@ -438,14 +459,20 @@ class Store:
         excluded["unvoted"] = row[2] or 0
         return rows, excluded
 
-    def iter_battles(self, *, batch_size: int = 5_000) -> Iterator[dict[str, Any]]:
-        """Every battle with its responses and vote, in time order (for export)."""
+    def iter_battles(self, *, batch_size: int = 5_000, voted_only: bool = False,
+                     with_responses: bool = True) -> Iterator[dict[str, Any]]:
+        """Every battle with its responses and vote, in insertion order (for export).
+
+        ``voted_only`` keeps complete battles that have a vote; ``with_responses=False``
+        skips reading the texts (``responses`` is then an empty list)."""
         last_rowid = 0
+        voted = (" AND status = 'complete' AND EXISTS (SELECT 1 FROM votes WHERE votes.battle_id = battles.id)"
+                 if voted_only else "")
         self.conn.row_factory = sqlite3.Row
         try:
             while True:
                 rows = [dict(r) for r in self.conn.execute(
-                    "SELECT rowid AS _rowid, * FROM battles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    f"SELECT rowid AS _rowid, * FROM battles WHERE rowid > ?{voted} ORDER BY rowid LIMIT ?",
                     (last_rowid, batch_size))]
                 if not rows:
                     return
@@ -455,8 +482,9 @@ class Store:
                 votes = {r["battle_id"]: dict(r) for r in self.conn.execute(
                     f"SELECT * FROM votes WHERE battle_id IN ({marks})", ids)}
                 responses: dict[str, list[dict]] = {}
-                for r in self.conn.execute(
-                        f"SELECT * FROM responses WHERE battle_id IN ({marks}) ORDER BY turn, side", ids):
+                for r in (self.conn.execute(
+                        f"SELECT * FROM responses WHERE battle_id IN ({marks}) ORDER BY turn, side", ids)
+                        if with_responses else ()):
                     item = dict(r)
                     item["features"] = json.loads(item["features"]) if item["features"] else None
                     responses.setdefault(item["battle_id"], []).append(item)
@@ -490,16 +518,19 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} cannot be opened as a database ({exc}); it was left untouched. "
                          "Pass --db with another path.") from None
-    if mode is None or mode[0].lower() != "wal":
-        # e.g. a read-only location; reads still work, writes will say why they fail
-        pass
     return conn
+
+
+def _make_durable(conn: sqlite3.Connection) -> None:
+    """WAL + fsync on commit. Only called once the file is known to be ours: switching a
+    foreign database to WAL would rewrite its header."""
+    # In a read-only location WAL may not stick; reads still work, writes say why they fail.
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
 
 
 def _side_feature_columns(side: str, features: dict[str, int | None]) -> dict[str, int | None]:
@@ -516,14 +547,34 @@ _INSERT_BATTLE_SQL = (f"INSERT OR IGNORE INTO battles ({', '.join(_BATTLE_COLUMN
                       f"VALUES ({', '.join('?' * len(_BATTLE_COLUMNS))})")
 
 
+# Made once: json.dumps with options builds a new encoder per call, a cost a bulk import
+# pays a million times. Same output as json.dumps(..., sort_keys=True[, ensure_ascii=False]).
+_META_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+_FEATURES_JSON = json.JSONEncoder(sort_keys=True)
+
+
+def _response_rows(b: NewBattle) -> list[tuple]:
+    return [row for turn, (prompt, ra, rb) in enumerate(b.turns, start=1)
+            for row in (_response_row(b.id, "a", turn, prompt, ra), _response_row(b.id, "b", turn, prompt, rb))]
+
+
 def _battle_row(b: NewBattle) -> tuple:
-    features = [b.features_a.get(n) for n in FEATURE_COLUMNS] + [b.features_b.get(n) for n in FEATURE_COLUMNS]
-    meta = json.dumps(b.meta, ensure_ascii=False, sort_keys=True) if b.meta else None
+    features = [*map(b.features_a.get, FEATURE_COLUMNS), *map(b.features_b.get, FEATURE_COLUMNS)]
+    meta = _META_JSON.encode(b.meta) if b.meta else None
+    turns = len(b.turns) if b.turn_count is None else b.turn_count
     return (b.id, b.created, b.source, b.prompt, b.pack, b.category, b.language, b.model_a, b.model_b,
-            0, "complete", int(b.identity_leak), len(b.turns), *features, meta)
+            int(b.swapped), b.status, int(b.identity_leak), turns, *features, meta)
+
+
+def _vote_key(row: tuple) -> str:
+    return row[0]  # battle_id (a file may repeat a battle: never compare a None voter with a name)
+
+
+def _response_key(row: tuple) -> tuple:
+    return row[0], row[1], row[2]  # battle_id, side, turn
 
 
 def _response_row(battle_id: str, side: str, turn: int, prompt: str, r: ResponseRecord) -> tuple:
-    features = json.dumps(r.features, sort_keys=True) if r.features is not None else None
+    features = _FEATURES_JSON.encode(r.features) if r.features is not None else None
     return (battle_id, side, turn, prompt, r.text, r.error, r.error_hint, r.ttft_ms, r.duration_ms,
             r.tokens, r.finish_reason, features)

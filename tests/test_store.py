@@ -1,0 +1,235 @@
+"""The vote store on real SQLite files: durability settings, schema bookkeeping, votes taken
+once and only on finished battles, refusal of files that are not ours (left byte for byte
+untouched), bulk writes that are all or nothing, and what ratings count."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import battles.store as store_module
+from battles.errors import StoreError, VoteError
+from battles.store import NewBattle, ResponseRecord, Store
+
+
+def live_battle(store: Store, *, model_a="alpha", model_b="bravo", status="complete", leak=False,
+                category=None, prompt="hi") -> str:
+    """A battle written the way the engine writes one."""
+    battle_id = store.begin_battle(model_a=model_a, model_b=model_b, prompt=prompt, category=category)
+    store.save_turn(battle_id, 1, prompt, ResponseRecord(text="answer a", tokens=2),
+                    ResponseRecord(text="answer b", tokens=2))
+    store.finish_battle(battle_id, status=status, identity_leak=leak,
+                        features_a={"tokens": 2, "bold": 0}, features_b={"tokens": 2, "bold": 1})
+    return battle_id
+
+
+def fingerprint(path: Path) -> tuple[str, list[str]]:
+    companions = sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+    return hashlib.sha256(path.read_bytes()).hexdigest(), companions
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "votes.db") as s:
+        yield s
+
+
+# -- opening --------------------------------------------------------------------------------
+
+
+def test_wal_mode_fsync_and_busy_timeout_are_set(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == int(store_module.BUSY_TIMEOUT_S * 1000)
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_migrations_are_recorded_once(tmp_path):
+    path = tmp_path / "votes.db"
+    Store(path).close()
+    Store(path).close()  # reopening applies nothing twice
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY rowid").fetchall()
+    conn.close()
+    expected = [(store_module.MIGRATION_SET, m.name) for m in store_module.migrations._migrations]
+    assert rows == expected and rows
+
+
+def test_reopening_keeps_battles_and_votes(tmp_path):
+    path = tmp_path / "votes.db"
+    with Store(path) as first:
+        battle_id = live_battle(first)
+        first.record_vote(battle_id, "tie", "ann")
+    with Store(path) as again:
+        battle = again.battle(battle_id)
+    assert battle["vote"]["winner"] == "tie" and battle["vote"]["voter"] == "ann"
+    assert [r["text"] for r in battle["responses"]] == ["answer a", "answer b"]
+    assert (battle["a_tokens"], battle["b_bold"]) == (2, 1)
+
+
+def test_an_acknowledged_vote_is_seen_by_another_connection_after_close(tmp_path):
+    path = tmp_path / "votes.db"
+    store = Store(path)
+    battle_id = live_battle(store)
+    store.record_vote(battle_id, "model_b", "bo")
+    store.close()
+    conn = sqlite3.connect(path)  # not through Store: what is on disk
+    try:
+        assert conn.execute("SELECT winner, voter FROM votes WHERE battle_id = ?",
+                            (battle_id,)).fetchone() == ("model_b", "bo")
+    finally:
+        conn.close()
+
+
+# -- votes ----------------------------------------------------------------------------------
+
+
+def test_a_second_vote_is_refused_and_the_first_kept(store):
+    battle_id = live_battle(store)
+    store.record_vote(battle_id, "model_a", "ann")
+    with pytest.raises(VoteError, match="already has a vote"):
+        store.record_vote(battle_id, "model_b", "bo")
+    assert store.battle(battle_id)["vote"]["winner"] == "model_a"
+    assert store.counts()["votes"] == 1
+
+
+@pytest.mark.parametrize(("status", "message"), [("streaming", "not finished streaming"),
+                                                 ("error", "ended with an error")])
+def test_a_vote_on_an_unfinished_or_errored_battle_is_refused(store, status, message):
+    battle_id = live_battle(store, status=status)
+    with pytest.raises(VoteError, match=message):
+        store.record_vote(battle_id, "model_a", None)
+    assert store.counts()["votes"] == 0
+
+
+def test_a_vote_on_an_unknown_battle_or_with_an_unknown_winner_is_refused(store):
+    with pytest.raises(VoteError, match="no battle"):
+        store.record_vote("nope", "model_a", None)
+    battle_id = live_battle(store)
+    with pytest.raises(VoteError, match="not a vote"):
+        store.record_vote(battle_id, "left", None)
+    assert store.counts()["votes"] == 0
+
+
+# -- files that are not ours ----------------------------------------------------------------
+
+
+def _foreign_sqlite(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices (total) VALUES (9.5)")
+    conn.commit()
+    conn.close()
+
+
+def _newer_blindside(path: Path) -> None:
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                 (store_module.MIGRATION_SET, "m999_from_the_future", "2099-01-01 00:00:00"))
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")  # fold the WAL in: one self-contained file
+    conn.close()
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.write_bytes(b"name,total\nwidget,3\n" * 50), "not a SQLite database|cannot be opened"),
+    (_foreign_sqlite, "not a blindside one"),
+    (_newer_blindside, "newer blindside"),
+], ids=["text-file", "foreign-sqlite", "newer-schema"])
+def test_files_that_are_not_ours_are_refused_and_left_untouched(tmp_path, make, message):
+    folder = tmp_path / "db"
+    folder.mkdir()
+    path = folder / "data.db"
+    make(path)
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match=message) as refused:
+        Store(path)
+    assert str(path) in str(refused.value) and "untouched" in str(refused.value)
+    assert fingerprint(path) == before
+
+
+# -- bulk writes ----------------------------------------------------------------------------
+
+
+def _imported(i: int, **fields) -> NewBattle:
+    return NewBattle(id=f"imp-{i}", model_a="alpha", model_b="bravo", winner="model_a",
+                     created=f"2025-01-01T00:00:{i % 60:02d}+00:00", source="import:test", **fields)
+
+
+def test_insert_battles_is_all_or_nothing(store):
+    live_battle(store)
+    before = store.counts()
+
+    def battles_then_failure():
+        for i in range(30):
+            yield _imported(i)
+        raise RuntimeError("the file broke half-way")
+
+    with pytest.raises(RuntimeError):
+        store.insert_battles(battles_then_failure(), batch_size=7)  # some batches already executed
+    assert store.counts() == before
+
+
+def test_insert_battles_adds_each_id_once_and_restores_exported_fields(store):
+    turn = ("q", ResponseRecord(text="x", ttft_ms=1.5), ResponseRecord(text="y", error="it failed"))
+    first = [_imported(1, voter="v"), _imported(2, swapped=True, status="error", turn_count=3, turns=[turn])]
+    first[1].winner = None
+    assert store.insert_battles(first) == (2, 0)
+    assert store.insert_battles([_imported(1), _imported(3)]) == (1, 1)
+    restored = store.battle("imp-2")
+    assert (restored["swapped"], restored["status"], restored["turns"]) == (1, "error", 3)
+    assert restored["vote"] is None
+    assert [(r["side"], r["turn"], r["text"], r["error"]) for r in restored["responses"]] == [
+        ("a", 1, "x", None), ("b", 1, "y", "it failed")]
+    assert store.battle("imp-1")["vote"]["voter"] == "v"
+
+
+def test_iter_battles_can_skip_unvoted_battles_and_texts(store):
+    voted = live_battle(store)
+    store.record_vote(voted, "model_a", None)
+    live_battle(store)  # complete, no vote
+    live_battle(store, status="error")
+    everything = list(store.iter_battles(batch_size=2))
+    assert len(everything) == 3 and everything[0]["responses"]
+    only_voted = list(store.iter_battles(voted_only=True, with_responses=False))
+    assert [b["id"] for b in only_voted] == [voted]
+    assert only_voted[0]["responses"] == [] and only_voted[0]["vote"]["winner"] == "model_a"
+
+
+# -- what ratings count ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_store(store):
+    """Two counted votes (ann: coding, bo: writing), plus one of each excluded kind."""
+    for voter, category, winner in (("ann", "coding", "model_a"), ("bo", "writing", "model_b")):
+        battle_id = live_battle(store, category=category)
+        store.record_vote(battle_id, winner, voter)
+    leaked = live_battle(store, leak=True, category="coding")
+    store.record_vote(leaked, "model_a", "ann")
+    live_battle(store, status="error", category="coding")
+    live_battle(store, category="coding")  # never voted
+    return store
+
+
+def test_scoring_rows_leave_out_errored_leaked_and_unvoted_battles_and_count_them(mixed_store):
+    rows, excluded = mixed_store.scoring_rows()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("alpha", "bravo", "model_a"), ("alpha", "bravo", "model_b")]
+    assert rows[0][3:] == (2, None, None, None, 0, 2, None, None, None, 1)  # a_tokens.. then b_..
+    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1}
+    rows, excluded = mixed_store.scoring_rows(include_leaks=True)
+    assert len(rows) == 3 and excluded["identity_leak"] == 0
+
+
+def test_scoring_rows_filter_by_category_and_voter(mixed_store):
+    rows, excluded = mixed_store.scoring_rows(category="coding")
+    assert [r[2] for r in rows] == ["model_a"]
+    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1}
+    rows, _ = mixed_store.scoring_rows(voter="bo")
+    assert [r[2] for r in rows] == ["model_b"]
+    rows, _ = mixed_store.scoring_rows(category="writing", voter="ann")
+    assert rows == []
