@@ -501,6 +501,16 @@ class Store:
         finally:
             self.conn.row_factory = None
 
+    def categories(self) -> list[str]:
+        """The prompt categories battles were fought in, for filters."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT category FROM battles WHERE category IS NOT NULL AND category != '' ORDER BY 1")]
+
+    def voters(self) -> list[str]:
+        """The names votes were recorded under, for filters."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT voter FROM votes WHERE voter IS NOT NULL AND voter != '' ORDER BY 1")]
+
     def counts(self) -> dict[str, int]:
         battles = self.conn.execute("SELECT count(*) FROM battles").fetchone()[0]
         votes = self.conn.execute("SELECT count(*) FROM votes").fetchone()[0]

@@ -233,3 +233,18 @@ def test_scoring_rows_filter_by_category_and_voter(mixed_store):
     assert [r[2] for r in rows] == ["model_b"]
     rows, _ = mixed_store.scoring_rows(category="writing", voter="ann")
     assert rows == []
+
+
+def test_categories_and_voters_list_what_the_filters_can_choose(tmp_path):
+    from battles.store import NewBattle, Store
+
+    with Store(tmp_path / "v.db") as store:
+        store.insert_battles([
+            NewBattle(id="1", model_a="x", model_b="y", winner="tie", created="2025", source="t",
+                      category="coding", voter="bob"),
+            NewBattle(id="2", model_a="x", model_b="y", winner="tie", created="2025", source="t",
+                      category="advice", voter="alice"),
+            NewBattle(id="3", model_a="x", model_b="y", winner="tie", created="2025", source="t"),
+        ])
+        assert store.categories() == ["advice", "coding"]
+        assert store.voters() == ["alice", "bob"]

@@ -33,11 +33,7 @@ BOOTSTRAP_ROUNDS = 100
 
 def filter_choices(store: Store) -> tuple[list[str], list[str]]:
     """The categories and voters present in the store, for the filter menus."""
-    categories = [r[0] for r in store.conn.execute(
-        "SELECT DISTINCT category FROM battles WHERE category IS NOT NULL AND category != '' ORDER BY 1")]
-    voters = [r[0] for r in store.conn.execute(
-        "SELECT DISTINCT voter FROM votes WHERE voter IS NOT NULL AND voter != '' ORDER BY 1")]
-    return categories, voters
+    return store.categories(), store.voters()
 
 
 def _num(value: float | None, digits: int = 0) -> str:
