@@ -209,26 +209,37 @@ def fit_plain_batched(
     return theta
 
 
+def _plain_curvature(cells: PairCells, theta: np.ndarray, ridge: float):
+    """Per-pair win probabilities p and the Hessian H of the plain fit."""
+    K = cells.n_models
+    I, J = cells.i, cells.j
+    n, _ = cells.pair_totals(cells.cell_count)
+    p = expit(LN10 * (theta[I] - theta[J]))
+    S = np.zeros((K, K))
+    S[I, J] = (LN10 * LN10) * n * p * (1.0 - p)
+    H = _laplacian(S) + 2.0 * ridge * np.eye(K)
+    return p, H
+
+
+def _mean_zero_inverse(H: np.ndarray) -> np.ndarray:
+    """Inverse of H on the mean-zero subspace (ratings are identified up to a constant)."""
+    K = H.shape[0]
+    return np.linalg.inv(H + np.full((K, K), 1.0 / K))
+
+
 def plain_sandwich_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RIDGE) -> np.ndarray:
     """Huber-White covariance of theta (log10 units, K x K) for the plain fit."""
     K = cells.n_models
     theta = np.asarray(theta).ravel()
-    I, J = cells.i, cells.j
-    if len(I) == 0:
+    if len(cells.i) == 0:
         return np.zeros((K, K))
-    n, _ = cells.pair_totals(cells.cell_count)
-    p = expit(LN10 * (theta[I] - theta[J]))
+    p, H = _plain_curvature(cells, theta, ridge)
     # per-battle score variance, summed per pair: count * (y - p)^2
     r2 = cells.cell_count * (cells.cell_y - p[cells.cell_pair]) ** 2
-    g = np.add.reduceat(r2, cells.starts)
     S = np.zeros((K, K))
-    S[I, J] = (LN10 * LN10) * n * p * (1.0 - p)
-    H = _laplacian(S) + 2.0 * ridge * np.eye(K)
-    S[I, J] = (LN10 * LN10) * g
-    G = _laplacian(S)
-    # pseudo-inverse on the mean-zero subspace (G has no component along 1)
-    A = np.linalg.inv(H + np.full((K, K), 1.0 / K))
-    return A @ G @ A
+    S[cells.i, cells.j] = (LN10 * LN10) * np.add.reduceat(r2, cells.starts)
+    A = _mean_zero_inverse(H)
+    return A @ _laplacian(S) @ A
 
 
 def plain_model_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RIDGE) -> np.ndarray:
@@ -239,15 +250,10 @@ def plain_model_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RI
     """
     K = cells.n_models
     theta = np.asarray(theta).ravel()
-    I, J = cells.i, cells.j
-    if len(I) == 0:
+    if len(cells.i) == 0:
         return np.zeros((K, K))
-    n, _ = cells.pair_totals(cells.cell_count)
-    p = expit(LN10 * (theta[I] - theta[J]))
-    S = np.zeros((K, K))
-    S[I, J] = (LN10 * LN10) * n * p * (1.0 - p)
-    H = _laplacian(S) + 2.0 * ridge * np.eye(K)
-    A = np.linalg.inv(H + np.full((K, K), 1.0 / K))
+    _, H = _plain_curvature(cells, theta, ridge)
+    A = _mean_zero_inverse(H)
     return A @ H @ A
 
 
