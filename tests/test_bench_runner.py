@@ -43,8 +43,8 @@ def test_module_names_are_resolved_the_short_or_the_long_way():
     assert module_name("scoring") == module_name("bench_scoring") == module_name("bench.bench_scoring.py")
     assert selected_modules(["scoring,import", "tui"]) == ["bench_scoring", "bench_import", "bench_tui"]
     assert selected_modules(None) == available_modules()
-    assert available_modules()[:5] == ["bench_import", "bench_streaming", "bench_tui", "bench_scoring",
-                                       "bench_local_model"]
+    assert available_modules()[:6] == ["bench_import", "bench_streaming", "bench_tui", "bench_scoring",
+                                       "bench_leaderboard", "bench_local_model"]
 
 
 def test_the_report_shows_figures_targets_ratios_and_the_machine():
