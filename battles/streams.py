@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -160,7 +161,35 @@ class SSEEvent:
     retry: int | None = None
 
 
-class SSEParser:
+class _LineParser:
+    """What both parsers share: lines from a LineSplitter, and sticky errors (once a stream
+    is found broken, every later call says so again instead of parsing on)."""
+
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE):
+        self._lines = LineSplitter(max_line)
+        self.complete = True
+        self._error: StreamFormatError | None = None
+
+    @property
+    def lines(self) -> int:
+        """Complete lines read so far (comments included): a sign of life from the server."""
+        return self._lines.lines
+
+    @property
+    def bytes_in(self) -> int:
+        return self._lines.bytes_in
+
+    def _guarded(self, step: Callable[[], Any]) -> Any:
+        if self._error is not None:
+            raise StreamFormatError(str(self._error))
+        try:
+            return step()
+        except StreamFormatError as exc:
+            self._error = exc
+            raise
+
+
+class SSEParser(_LineParser):
     """Incremental Server-Sent Events parser (WHATWG HTML "event stream interpretation").
 
     ``feed(chunk)`` returns the events that chunk completes; ``close()`` returns what is left at
@@ -174,44 +203,22 @@ class SSEParser:
     def __init__(self, max_line: int = DEFAULT_MAX_LINE, max_event: int = DEFAULT_MAX_EVENT):
         if max_event < 1:
             raise ValueError("max_event must be at least 1")
-        self._lines = LineSplitter(max_line)
+        super().__init__(max_line)
         self.max_event = max_event
         self.comments = 0
         self.last_event_id: str | None = None
         self.retry: int | None = None
-        self.complete = True
         self._data: list[str] = []
         self._data_size = 0
         self._event = ""
         self._fields_seen = False
-        self._error: StreamFormatError | None = None
-
-    @property
-    def lines(self) -> int:
-        """Complete lines read so far (comments included): a sign of life from the server."""
-        return self._lines.lines
-
-    @property
-    def bytes_in(self) -> int:
-        return self._lines.bytes_in
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        if self._error is not None:
-            raise StreamFormatError(str(self._error))
-        try:
-            return [e for line in self._lines.feed(chunk) if (e := self._line(line)) is not None]
-        except StreamFormatError as exc:
-            self._error = exc
-            raise
+        return self._guarded(
+            lambda: [e for line in self._lines.feed(chunk) if (e := self._line(line)) is not None])
 
     def close(self) -> list[SSEEvent]:
-        if self._error is not None:
-            raise StreamFormatError(str(self._error))
-        try:
-            tail = self._lines.close()
-        except StreamFormatError as exc:
-            self._error = exc
-            raise
+        tail = self._guarded(self._lines.close)
         if tail is not None:
             # The input stopped in the middle of a line: that event is lost, as the spec says.
             self.complete = False
@@ -281,48 +288,26 @@ def loads_json(text: str | bytes, what: str = "a line") -> Any:
         raise StreamFormatError(f"{what} of the stream is not valid JSON ({detail})") from None
 
 
-class NDJSONParser:
+class NDJSONParser(_LineParser):
     """Incremental newline-delimited JSON parser: one JSON value per line, blank lines skipped.
 
     ``close()`` parses a last line that has no line end (when it is valid JSON); ``complete``
     tells afterwards whether such a tail was cut off in the middle (False) or not.
     """
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE):
-        self._lines = LineSplitter(max_line)
-        self.complete = True
-        self._error: StreamFormatError | None = None
-
-    @property
-    def lines(self) -> int:
-        return self._lines.lines
-
-    @property
-    def bytes_in(self) -> int:
-        return self._lines.bytes_in
-
     def _parse(self, line: str, number: int) -> Any:
         return loads_json(line, f"line {number}")
 
     def feed(self, chunk: bytes) -> list[Any]:
-        if self._error is not None:
-            raise StreamFormatError(str(self._error))
-        try:
-            before = self._lines.lines
-            lines = self._lines.feed(chunk)
-            return [self._parse(line, before + i + 1) for i, line in enumerate(lines) if line.strip()]
-        except StreamFormatError as exc:
-            self._error = exc
-            raise
+        return self._guarded(lambda: self._parse_lines(chunk))
+
+    def _parse_lines(self, chunk: bytes) -> list[Any]:
+        before = self._lines.lines
+        lines = self._lines.feed(chunk)
+        return [self._parse(line, before + i + 1) for i, line in enumerate(lines) if line.strip()]
 
     def close(self) -> list[Any]:
-        if self._error is not None:
-            raise StreamFormatError(str(self._error))
-        try:
-            tail = self._lines.close()
-        except StreamFormatError as exc:
-            self._error = exc
-            raise
+        tail = self._guarded(self._lines.close)
         if tail is None or not tail.strip():
             return []
         try:
