@@ -257,3 +257,16 @@ def test_a_rating_the_votes_cannot_place_yet_is_not_shown_as_a_number():
     assert describe_move("m", settled, moved) == "m 1012 → 1020 (+8)"
     assert describe_move("m", None, one_vote) == "m new → not settled yet (1 vote)"
     assert describe_move("m", one_vote, moved) == "m not settled yet (1 vote) → 1020"
+
+
+async def test_a_prompt_sent_while_the_app_starts_up_goes_out_once_the_models_are_ready(fake_provider, tmp_path):
+    app = make_app(lineup(fake_provider, "fake:tokens=8", "fake:tokens=9,seed=2"), tmp_path / "votes.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: app.arena is not None, what="the arena")
+        arena, app.arena = app.arena, None  # as in the first moments after start
+        await send_prompt(pilot, "Explain recursion")
+        assert screen.phase == "idle" and screen.send_pending
+        app._arena_ready(arena)
+        await wait_phase(pilot, "ready")
+        assert db_rows(tmp_path / "votes.db", "SELECT prompt FROM battles") == [("Explain recursion",)]

@@ -135,7 +135,16 @@ class BlindsideApp(App[None]):
         if client is None:
             client = self._own_client = httpx.AsyncClient(limits=CLIENT_LIMITS, timeout=CLIENT_TIMEOUT)
         arena = Arena(self.config, self.store, client=client, seed=self.seed)
-        self.call_from_thread(setattr, self, "arena", arena)
+        self.call_from_thread(self._arena_ready, arena)
+
+    def _arena_ready(self, arena) -> None:
+        from tui.screens.battle import BattleScreen
+
+        self.arena = arena
+        for screen in self.screen_stack:  # a prompt sent during start-up goes out now
+            if isinstance(screen, BattleScreen) and screen.send_pending:
+                screen.send_pending = False
+                screen.action_send()
 
     def on_ready(self) -> None:
         ready_file = os.environ.get(READY_FILE_ENV)

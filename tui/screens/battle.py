@@ -118,6 +118,7 @@ class BattleScreen(Screen):
         super().__init__()
         self.battle: Battle | None = None
         self.follow_up_mode = False
+        self.send_pending = False  # sent before the arena was built: goes out once it is
         self.drawn = None  # the pack Prompt in the box, if it came from a pack
         self.last_reveal: Reveal | None = None
         self.last_move: str | None = None  # how the vote moved the ratings, once computed
@@ -217,7 +218,8 @@ class BattleScreen(Screen):
         if battle is not None and self.phase == "ready":
             self.app.say("The previous battle was left without a vote.")
         if self.app.arena is None:
-            self.app.say("Still starting up; send again in a moment.")
+            self.send_pending = True
+            self.app.say("Starting up: your prompt goes out as soon as the models are ready.")
             return
         pack = category = None
         if self.drawn is not None and text == self.drawn.text.strip():
