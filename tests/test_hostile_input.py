@@ -325,6 +325,11 @@ PATHOLOGICAL_FILES = [
     ("truncated.json.gz", gzip.compress(b'[{"id":"1","model_a":"m1","model_b":"m2","winner":"tie"}]' * 50)[:40],
      REFUSED),
     ("empty.json", b"", REFUSED),
+    # A lone surrogate escape is valid JSON but not text: that record is a bad row.
+    ("lone-surrogate.json", b'[{"id":"1","model_a":"m1","model_b":"m2","winner":"tie"},'
+     b'{"id":"2","model_a":"m\\ud800","model_b":"m2","winner":"tie"}]', (1, 1)),
+    ("lone-surrogate.jsonl", b'{"id":"1","model_a":"m1","model_b":"m2","winner":"tie"}\n'
+     b'{"id":"2","model_a":"m1","model_b":"m2","winner":"tie","note":"\\udc00"}\n', (1, 1)),
     ("nul.json", b"\x00" * 1000, REFUSED),
 ]
 

@@ -9,12 +9,17 @@ import io
 import json
 import sqlite3
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from battles.features import style_features, sum_features
 from battles.importing import ImportFileError, StrictImportError, detect_format, import_file
+from battles.importing.arena import unix_to_iso
+from battles.importing.errors import BadRecord
 from battles.store import FEATURE_COLUMNS, Store
 from tui.cli import main
 
@@ -401,3 +406,15 @@ def test_lmarena_140k_votes_import(tmp_path):
         assert conn.execute("SELECT count(DISTINCT model_a) FROM battles").fetchone()[0] >= 50
     finally:
         conn.close()
+
+
+@given(st.one_of(st.floats(-7e10, 3e11), st.integers(-7 * 10**10, 3 * 10**11), st.floats(0, 1e-3),
+                 st.integers(0, 2**31).map(lambda n: n + 0.0000005), st.floats(allow_nan=True, allow_infinity=True)))
+def test_tstamps_become_the_times_datetime_writes(seconds):
+    try:
+        expected = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="microseconds")
+    except (OverflowError, OSError, ValueError):
+        with pytest.raises(BadRecord, match="is not a usable time"):
+            unix_to_iso(seconds, "tstamp")
+    else:
+        assert unix_to_iso(seconds, "tstamp") == expected

@@ -188,6 +188,31 @@ def test_insert_battles_adds_each_id_once_and_restores_exported_fields(store):
     assert store.battle("imp-1")["vote"]["voter"] == "v"
 
 
+def test_bulk_rows_keep_every_value_whichever_columns_a_batch_leaves_empty(store):
+    # Batches of two: the first leaves every feature and the category empty, the second
+    # fills some of them in one row only, the third fills all.
+    full = {name: 7 for name in store_module.FEATURE_COLUMNS}
+    battles = [_imported(1), _imported(2, meta={"k": [1, "é", None]}),
+               _imported(3, features_a={"bold": 0}), _imported(4, category="code", language="de"),
+               _imported(5, features_a=full, features_b=full, category="x", prompt="p", pack="w",
+                         voter="v", swapped=True, identity_leak=True),
+               _imported(6, features_b={"tokens": 12, "emoji": 1})]
+    assert store.insert_battles(battles, batch_size=2) == (6, 0)
+    columns = ["category", "language", "prompt", "pack", "swapped", "identity_leak", "turns", "meta"] + [
+        f"{side}_{name}" for side in ("a", "b") for name in store_module.FEATURE_COLUMNS]
+    rows = {row[0]: dict(zip(columns, row[1:])) for row in store.conn.execute(
+        f"SELECT id, {', '.join(columns)} FROM battles WHERE id LIKE 'imp-%'")}
+    expected = {}
+    for battle in battles:
+        expected[battle.id] = {
+            "category": battle.category, "language": battle.language, "prompt": battle.prompt,
+            "pack": battle.pack, "swapped": int(battle.swapped), "identity_leak": int(battle.identity_leak),
+            "turns": 0, "meta": '{"k":[1,"é",null]}' if battle.meta else None,
+            **{f"a_{name}": battle.features_a.get(name) for name in store_module.FEATURE_COLUMNS},
+            **{f"b_{name}": battle.features_b.get(name) for name in store_module.FEATURE_COLUMNS}}
+    assert rows == expected
+
+
 def test_iter_battles_can_skip_unvoted_battles_and_texts(store):
     voted = live_battle(store)
     store.record_vote(voted, "model_a", None)
