@@ -7,7 +7,9 @@ import csv
 import gzip
 import io
 import json
+import random
 import sqlite3
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from battles.features import style_features, sum_features
-from battles.importing import ImportFileError, StrictImportError, detect_format, import_file
+from battles.importing import ImportFileError, StrictImportError, detect_format, import_file, jsonstream
+from battles.importing import records as records_module
 from battles.importing.arena import unix_to_iso
 from battles.importing.errors import BadRecord
 from battles.store import FEATURE_COLUMNS, Store
@@ -235,6 +238,35 @@ def test_the_command_line_reports_what_it_did(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"Imported 2 battles from {path} (0 already present, 8 bad rows skipped).\n")
     assert "  line 3: missing field 'model_b'" in out
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_progress_counts_records_and_the_share_of_the_file_read(store, tmp_path, monkeypatch, gzipped):
+    monkeypatch.setattr(records_module, "PROGRESS_EVERY", 300)
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 4096)  # read the file in many small steps
+    rng = random.Random(5)  # notes that do not compress: gzip reads its file 128 KiB at a time
+    rows = [record(i, note=rng.randbytes(150).hex()) for i in range(3000)]
+    path = write_json(tmp_path / "many.json", rows, gzipped=gzipped)
+    calls = []
+    report = import_file(store, path, progress=lambda records, share: calls.append((records, share)))
+    assert report.added == 3000
+    assert [records for records, _ in calls] == list(range(300, 3001, 300))
+    shares = [share for _, share in calls]
+    assert shares == sorted(shares) and 0 < shares[0] < 0.5 and shares[-1] == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_command_line_shows_progress_on_a_terminal_and_erases_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(records_module, "PROGRESS_EVERY", 100)
+    path = write_json(tmp_path / "many.json", [record(i) for i in range(250)])
+    assert main(["import", str(path), "--db", str(tmp_path / "v.db")]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: nothing but the summary
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    path = write_json(tmp_path / "more.json", [record(i + 1000) for i in range(250)])
+    assert main(["import", str(path), "--db", str(tmp_path / "v.db")]) == 0
+    captured = capsys.readouterr()
+    assert f"\rImporting {path}: 200 records read (" in captured.err
+    assert captured.err.endswith("\r\033[K")
+    assert captured.out.startswith("Imported 250 battles")
 
 
 def test_a_broken_json_array_is_refused_as_a_whole(store, tmp_path):

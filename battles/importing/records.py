@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from battles.importing.source import open_text
 from battles.store import NewBattle, now_iso
 
 MAX_REPORTED_BAD_ROWS = 10
+PROGRESS_EVERY = 10_000  # records between two progress calls: a few a second in a large import
 MAX_REASON_CHARS = 300  # a reason quoting a 10 MB cell must not paste it into the terminal
 
 
@@ -34,10 +35,14 @@ class ImportReport:
                 f"{self.bad_rows:,} bad {rows} skipped).")
 
 
-def good_battles(stream, report: ImportReport, strict: bool) -> Iterator[NewBattle]:
-    """The file's good battles, each with a stable id; bad rows go to the report."""
+def good_battles(stream, report: ImportReport, strict: bool,
+                 progress: Callable[[int], None] | None = None) -> Iterator[NewBattle]:
+    """The file's good battles, each with a stable id; bad rows go to the report.
+    ``progress(records read so far)`` is called every PROGRESS_EVERY records."""
     seen: set[str] = set()
-    for line, item, id_basis in _read(stream, report):
+    for count, (line, item, id_basis) in enumerate(_read(stream, report), start=1):
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
         if isinstance(item, BadRecord):
             report.bad_rows += 1
             if len(report.first_bad_rows) < MAX_REPORTED_BAD_ROWS:

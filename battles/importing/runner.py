@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from battles.store import Store
 READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 
-def import_file(store: Store, path: str | Path, *, format: str = "auto", strict: bool = False) -> ImportReport:
+def import_file(store: Store, path: str | Path, *, format: str = "auto", strict: bool = False,
+                progress: Callable[[int, float], None] | None = None) -> ImportReport:
     """Add the battles of ``path`` to ``store`` in one transaction.
 
     Bad rows are skipped and counted (the first ten kept with their line numbers); with
     ``strict`` any bad row rolls the whole import back (StrictImportError). A file that
     cannot be read as a whole raises ImportFileError and changes nothing.
+    ``progress(records read, share of the file read)`` is called every few thousand records.
     """
     path = Path(path)
     if format == "auto":
@@ -32,11 +35,25 @@ def import_file(store: Store, path: str | Path, *, format: str = "auto", strict:
     report = ImportReport(path=path, format=format)
     try:
         with open_binary(path) as stream, _no_cycle_collection():
-            report.added, report.already_present = store.insert_battles(good_battles(stream, report, strict))
+            on_records = _with_share_read(stream, path, progress) if progress else None
+            report.added, report.already_present = store.insert_battles(
+                good_battles(stream, report, strict, on_records))
     except READ_ERRORS as exc:
         raise read_error(path, exc) from None
     except sqlite3.DatabaseError as exc:  # e.g. the disk filled up mid-import
         raise StoreError(f"{store.path}: cannot write the import ({exc}); nothing was imported.") from None
+    return report
+
+
+def _with_share_read(stream, path: Path, progress: Callable[[int, float], None]) -> Callable[[int], None]:
+    """``progress`` with the share of the file read so far, from the position in the file on
+    disk (for gzip, in the compressed bytes)."""
+    size = path.stat().st_size or 1
+    on_disk = getattr(stream, "fileobj", None) or stream  # GzipFile keeps the file it reads
+
+    def report(records: int) -> None:
+        progress(records, min(on_disk.tell() / size, 1.0))
+
     return report
 
 

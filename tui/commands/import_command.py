@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 FORMAT_CHOICES = ("auto", "jsonl", "arena-json", "arena-csv")
 
@@ -25,8 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from battles.importing import import_file
     from battles.store import open_store
 
-    with open_store(getattr(args, "db", None)) as store:
-        report = import_file(store, args.file, format=args.format, strict=args.strict)
+    progress = _ProgressLine(args.file) if sys.stderr.isatty() else None
+    try:
+        with open_store(getattr(args, "db", None)) as store:
+            report = import_file(store, args.file, format=args.format, strict=args.strict, progress=progress)
+    finally:
+        if progress:
+            progress.clear()
     print(report.summary())
     if report.first_bad_rows:
         shown = len(report.first_bad_rows)
@@ -34,3 +40,22 @@ def run(args: argparse.Namespace) -> int:
         for row in report.first_bad_rows:
             print(f"  {row}")
     return 0
+
+
+class _ProgressLine:
+    """One line on the terminal, rewritten in place while a large file is read (a million
+    records take half a minute); erased before the summary or an error is printed."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.shown = False
+
+    def __call__(self, records: int, share: float) -> None:
+        sys.stderr.write(f"\rImporting {self.file}: {records:,} records read ({share:.0%} of the file)…")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
