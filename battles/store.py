@@ -207,18 +207,18 @@ class Store:
                                  "it was left untouched. Upgrade blindside to open it.")
         _make_durable(self.conn)
         if migrations.pending(self.db):
-            with self._write():
-                pass  # take the write lock so two first openers don't both migrate
+            # The whole run holds the write lock (sqlite-utils nests each migration in it as a
+            # savepoint), so of several first openers one migrates and the others, waiting
+            # for the lock, then find nothing pending. Without it, a migration's read-then-write
+            # transaction could not wait and failed with "database is locked".
             try:
-                migrations.apply(self.db)
-            except sqlite3.DatabaseError as exc:
-                # Two first openers may race to migrate: fine when the other one did it all.
-                # Anything still pending failed (and its transaction was rolled back).
-                if migrations.pending(self.db):
-                    self.conn.close()
-                    raise StoreError(f"{self.path}: could not update the database schema ({exc}); "
-                                     "it was left as it was. Check that the disk is not full and the "
-                                     "file is writable, then try again.") from None
+                with self._write():
+                    migrations.apply(self.db)
+            except (sqlite3.DatabaseError, StoreError) as exc:
+                self.conn.close()
+                raise StoreError(f"{self.path}: could not update the database schema ({exc}); "
+                                 "it was left as it was. Check that the disk is not full and the "
+                                 "file is writable, then try again.") from None
 
     def close(self) -> None:
         self.conn.close()

@@ -96,3 +96,28 @@ def test_two_voters_and_an_importer_write_one_database_at_once(tmp_path):
         assert all(count == 1 for _, count in migrations), migrations
     finally:
         conn.close()
+
+
+OPEN_AT = ("import sys, time\n"
+           "from battles.store import Store\n"
+           "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+           "Store(sys.argv[1]).close()\n")
+
+
+def test_processes_opening_a_new_database_at_once_all_get_it(tmp_path):
+    # Each round: six processes wait for the same instant, then open (and so create and
+    # migrate) one database that does not exist yet. One migrates; the others must wait for
+    # it and find nothing left to do, never fail with "database is locked".
+    env = child_env()
+    for round_ in range(4):
+        db = tmp_path / f"new-{round_}.db"
+        start = time.time() + 1.0  # after every interpreter has started
+        openers = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(db), repr(start)], cwd=REPO_ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        for opener in openers:
+            out, err = opener.communicate(timeout=60)
+            assert opener.returncode == 0, err[-1500:]
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+            assert {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
+                "battles", "responses", "votes"}
