@@ -205,7 +205,7 @@ class Store:
                 self.conn.close()
                 raise StoreError(f"{self.path} was written by a newer blindside (schema {sorted(newer)[-1]}); "
                                  "it was left untouched. Upgrade blindside to open it.")
-        _make_durable(self.conn)
+        _make_durable(self.conn, self.path)
         if migrations.pending(self.db):
             # The whole run holds the write lock (sqlite-utils nests each migration in it as a
             # savepoint), so of several first openers one migrates and the others, waiting
@@ -232,18 +232,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the write lock from its start; commits with fsync."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"{self.path}: cannot write: {exc}") from None
-                if time.monotonic() > deadline:
-                    raise StoreError(f"{self.path} stayed locked by another writer for "
-                                     f"{BUSY_TIMEOUT_S:.0f} s; try again.") from None
-                time.sleep(0.01)
+        _once_unlocked(self.conn, "BEGIN IMMEDIATE", self.path)
         try:
             yield self.conn
         except BaseException:
@@ -542,12 +531,30 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _make_durable(conn: sqlite3.Connection) -> None:
+def _make_durable(conn: sqlite3.Connection, path: Path) -> None:
     """WAL + fsync on commit. Only called once the file is known to be ours: switching a
     foreign database to WAL would rewrite its header."""
     # In a read-only location WAL may not stick; reads still work, writes say why they fail.
-    conn.execute("PRAGMA journal_mode = WAL")
+    _once_unlocked(conn, "PRAGMA journal_mode = WAL", path)
     conn.execute("PRAGMA synchronous = FULL")
+
+
+def _once_unlocked(conn: sqlite3.Connection, sql: str, path: Path) -> None:
+    """Run ``sql``, waiting up to BUSY_TIMEOUT_S for another writer. SQLite's own busy
+    timeout does not cover these: ``BEGIN IMMEDIATE`` and switching to WAL (which another
+    process opening a new database at the same moment may be doing) fail at once."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"{path}: cannot write: {exc}") from None
+            if time.monotonic() > deadline:
+                raise StoreError(f"{path} stayed locked by another writer for {BUSY_TIMEOUT_S:.0f} s; "
+                                 "try again.") from None
+            time.sleep(0.01)
 
 
 def _side_feature_columns(side: str, features: dict[str, int | None]) -> dict[str, int | None]:
