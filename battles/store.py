@@ -540,9 +540,9 @@ def _make_durable(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _once_unlocked(conn: sqlite3.Connection, sql: str, path: Path) -> None:
-    """Run ``sql``, waiting up to BUSY_TIMEOUT_S for another writer. SQLite's own busy
-    timeout does not cover these: ``BEGIN IMMEDIATE`` and switching to WAL (which another
-    process opening a new database at the same moment may be doing) fail at once."""
+    """Run ``sql``, waiting up to BUSY_TIMEOUT_S for another writer, then a StoreError that
+    says so. SQLite's busy timeout covers ``BEGIN IMMEDIATE`` but not switching to WAL, which
+    fails at once while another process opening the same new database switches it."""
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
         try:
