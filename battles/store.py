@@ -549,6 +549,10 @@ def _once_unlocked(conn: sqlite3.Connection, sql: str, path: Path) -> None:
             conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc):
+                raise StoreError(f"{path} cannot be written here ({exc}): the file or its folder is read-only, "
+                                 "and SQLite also writes its -wal and -shm files beside it. Copy the database "
+                                 "to a writable folder, or pass --db with another path.") from None
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise StoreError(f"{path}: cannot write: {exc}") from None
             if time.monotonic() > deadline:

@@ -160,6 +160,17 @@ def _imported(i: int, **fields) -> NewBattle:
                      created=f"2025-01-01T00:00:{i % 60:02d}+00:00", source="import:test", **fields)
 
 
+def test_a_database_in_a_read_only_place_gets_a_clear_error():
+    # Tests run as root here, which no file permission stops, so SQLite's answer is played
+    # by a stand-in connection.
+    class ReadOnly:
+        def execute(self, sql):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    with pytest.raises(StoreError, match="read-only.*-wal and -shm.*writable folder"):
+        store_module._once_unlocked(ReadOnly(), "PRAGMA journal_mode = WAL", Path("/shared/votes.db"))
+
+
 def test_insert_battles_is_all_or_nothing(store):
     live_battle(store)
     before = store.counts()
