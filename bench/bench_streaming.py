@@ -21,27 +21,15 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL = "fake:tokens=2000,rate=1000"
 PROMPT = "Write a long answer."
 WALL_RATIO_TARGET = 1.1
 TTFT_OVERHEAD_TARGET_MS = 5.0
-
-
-def start_fake_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_provider", "--port", "0"], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://"):
-        proc.kill()
-        raise RuntimeError("the fake provider server did not start")
-    return proc, url
 
 
 async def bare_read(url: str, client) -> tuple[float, float]:
@@ -105,16 +93,10 @@ async def measure(url: str, runs: int, db: Path) -> dict[str, list[float]]:
 
 def run(quick: bool = False) -> list[dict]:
     runs = 3 if quick else 7
-    proc, url = start_fake_server()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
-            samples = asyncio.run(measure(url, runs, Path(tmp) / "bench.db"))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from tests.fake_provider import fake_provider_process
+
+    with fake_provider_process() as url, tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
+        samples = asyncio.run(measure(url, runs, Path(tmp) / "bench.db"))
     single = statistics.median(samples["single"])
     wall = statistics.median(samples["wall"])
     ttft = statistics.median(samples["ttft"])

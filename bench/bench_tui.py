@@ -42,23 +42,6 @@ RATE = 1000
 KEY = "f12"
 
 
-# -- the fake provider in a child process -------------------------------------------------------
-
-class FakeServer:
-    def __enter__(self) -> str:
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.fake_provider", "--port", "0"],
-                                     cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http"):
-            self.proc.kill()
-            raise RuntimeError("the fake provider did not start")
-        return self.url
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 def _config(url: str, run: int):
     from battles.config import ArenaConfig, Config, ModelConfig
 
@@ -167,7 +150,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 def bench_streaming(runs: int) -> list[dict]:
     results, engine_cpu = [], []
-    with FakeServer() as url, tempfile.TemporaryDirectory() as tmp:
+    from tests.fake_provider import fake_provider_process
+
+    with fake_provider_process() as url, tempfile.TemporaryDirectory() as tmp:
         for run in range(runs):
             results.append(asyncio.run(_stream_once(url, Path(tmp) / f"app{run}.db", run)))
             engine_cpu.append(asyncio.run(_engine_only(url, Path(tmp) / f"engine{run}.db", run + 100)))

@@ -74,12 +74,16 @@ import re
 import select
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -1168,6 +1172,28 @@ class FakeProvider:
             else:
                 self._connections.discard(conn)
                 self._handler_threads.discard(thread)
+
+
+@contextmanager
+def fake_provider_process() -> Iterator[str]:
+    """This server in a child process, its CPU apart from the caller's (the benchmarks measure
+    theirs): yields its URL, and stops it on the way out."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_provider", "--port", "0"],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError("the fake provider server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> int:
