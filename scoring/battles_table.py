@@ -99,6 +99,10 @@ class BattleTable:
                  NaN where unknown
     order:       optional permutation of row indices in time order (for Elo
                  and TrueSkill); default is row order
+    cluster:     optional int64 array, one value per row; rows with the same
+                 value are votes on the same battle, and intervals resample
+                 (bootstrap) or sum scores over (sandwich) whole clusters.
+                 None: every row is its own battle
     """
 
     models: list[str]
@@ -109,6 +113,7 @@ class BattleTable:
     features_a: np.ndarray | None = None
     features_b: np.ndarray | None = None
     order: np.ndarray | None = field(default=None)
+    cluster: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         self.models = [str(m) for m in self.models]
@@ -130,6 +135,13 @@ class BattleTable:
             self.order = np.asarray(self.order, dtype=np.int64)
             if self.order.shape != (n,):
                 raise ValueError("order must be a permutation of the rows")
+        if self.cluster is not None:
+            self.cluster = np.asarray(self.cluster)
+            if self.cluster.shape != (n,):
+                raise ValueError(f"cluster must have shape ({n},)")
+            if self.cluster.dtype.kind not in "iu":
+                raise ValueError("cluster must hold integers (one id per battle)")
+            self.cluster = self.cluster.astype(np.int64, copy=False)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -141,6 +153,7 @@ class BattleTable:
         features_a=None,
         features_b=None,
         timestamps=None,
+        clusters=None,
     ) -> "BattleTable":
         """Build a table from parallel sequences.
 
@@ -148,6 +161,8 @@ class BattleTable:
         ``features_a``/``features_b``: (n, 5) array-likes (NaN = unknown) or None.
         ``timestamps``: optional sortable values; Elo and TrueSkill then visit
         battles in (stable) timestamp order.
+        ``clusters``: optional battle keys (any hashable values), one per row;
+        rows with the same key are votes on the same battle.
         """
         n = len(model_a)
         if len(model_b) != n or len(winner) != n:
@@ -160,6 +175,12 @@ class BattleTable:
             if ts.shape != (n,):
                 raise ValueError("timestamps must have one value per battle")
             order = np.argsort(ts, kind="stable")
+        cluster = None
+        if clusters is not None:
+            if len(clusters) != n:
+                raise ValueError("clusters must have one value per battle")
+            ids: dict = {}
+            cluster = np.fromiter((ids.setdefault(c, len(ids)) for c in clusters), dtype=np.int64, count=n)
         return cls(
             models=models,
             a=a,
@@ -169,6 +190,7 @@ class BattleTable:
             features_a=features_a,
             features_b=features_b,
             order=order,
+            cluster=cluster,
         )
 
     # ---------------------------------------------------------------- helpers
@@ -219,6 +241,7 @@ class BattleTable:
             features_a=None if self.features_a is None else self.features_a[idx],
             features_b=None if self.features_b is None else self.features_b[idx],
             order=order,
+            cluster=None if self.cluster is None else self.cluster[idx],
         )
 
     def swapped(self) -> "BattleTable":
@@ -234,4 +257,5 @@ class BattleTable:
             features_a=None if self.features_b is None else self.features_b.copy(),
             features_b=None if self.features_a is None else self.features_a.copy(),
             order=None if self.order is None else self.order.copy(),
+            cluster=None if self.cluster is None else self.cluster.copy(),
         )

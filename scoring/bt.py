@@ -34,6 +34,16 @@ Uncertainty
     Model-based: H^-1 (the inverse Fisher information), used as a floor for
     models with very few battles (see :mod:`scoring.leaderboard`).
 
+Several votes on one battle (clusters)
+    Votes on the same battle are correlated (voters largely agree), so they
+    carry less information than as many independent battles.  Given a cluster
+    id per row (``BattleTable.cluster``) the bootstrap resamples whole
+    clusters (a cluster bootstrap) and the sandwich sums the scores within a
+    cluster before the outer product (cluster-robust, Liang & Zeger 1986), so
+    many votes on one battle do not narrow the intervals.  When every row is
+    its own cluster this is exactly the per-row estimate, and the per-row
+    code runs (the same random draws, the same numbers).
+
 Which models the battles can place
     Maximum-likelihood plain BT ratings exist (are finite) only when the
     comparison graph is strongly connected (Zermelo 1929, Ford 1957): an edge
@@ -101,6 +111,7 @@ class PairCells:
     cell_count: np.ndarray  # (C,) float
     starts: np.ndarray  # (P,) first cell of each pair
     n_self: int = 0  # battles of a model against itself (ignored)
+    clusters: "CellClusters | None" = None  # None: every battle its own cluster
 
     @property
     def n_battles(self) -> float:
@@ -113,7 +124,44 @@ class PairCells:
         return n, s
 
 
-def pair_cells(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int) -> PairCells:
+@dataclass
+class CellClusters:
+    """How the clusters' rows fall into the cells: one entry per (cluster, cell)."""
+
+    n_clusters: int
+    cluster: np.ndarray  # (T,) dense cluster label 0..n_clusters-1
+    cell: np.ndarray  # (T,) cell index
+    count: np.ndarray  # (T,) float, rows of that cluster in that cell
+
+
+def cluster_labels(cluster) -> tuple[np.ndarray, int] | None:
+    """(dense labels 0..G-1, G), or None when every row is its own cluster.
+
+    None for ``cluster=None`` too: callers then run the per-row estimate,
+    which is what a cluster estimate with singleton clusters is.
+    """
+    if cluster is None:
+        return None
+    cluster = np.asarray(cluster)
+    if cluster.ndim != 1:
+        raise ValueError("cluster must be one id per row")
+    uniq, labels = np.unique(cluster, return_inverse=True)
+    if len(uniq) == len(cluster):
+        return None
+    return labels.astype(np.int64).ravel(), int(len(uniq))
+
+
+def cluster_bootstrap_weights(labels: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    """Row weights of one resample of whole clusters with replacement."""
+    times = np.bincount(rng.integers(0, n_clusters, size=n_clusters), minlength=n_clusters)
+    return times[labels].astype(np.float64)
+
+
+def pair_cells(
+    a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int, cluster: np.ndarray | None = None
+) -> PairCells:
+    """Aggregate battles to cells; ``cluster`` (one id per row) keeps which
+    battle each row belongs to, for the cluster bootstrap and sandwich."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     outcome = np.asarray(outcome, dtype=np.float64)
@@ -132,6 +180,19 @@ def pair_cells(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int)
     pair_key = nz // 3
     upairs, cell_pair = np.unique(pair_key, return_inverse=True)
     starts = np.searchsorted(cell_pair, np.arange(len(upairs)))
+    clusters = None
+    if cluster is not None:
+        cluster = np.asarray(cluster)
+        if cluster.shape != a.shape:
+            raise ValueError("cluster must have one id per battle")
+        labelled = cluster_labels(cluster[~self_play] if n_self else cluster)
+        if labelled is not None:
+            labels, n_clusters = labelled
+            C = len(nz)
+            # cells are in ascending key order, so a row's cell is a search away
+            joint = labels * C + np.searchsorted(nz, key)
+            tc, tcount = np.unique(joint, return_counts=True)
+            clusters = CellClusters(n_clusters, tc // C, tc % C, tcount.astype(np.float64))
     return PairCells(
         n_models=K,
         i=(upairs // K).astype(np.int64),
@@ -141,6 +202,7 @@ def pair_cells(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, n_models: int)
         cell_count=counts[nz].astype(np.float64),
         starts=starts.astype(np.int64),
         n_self=n_self,
+        clusters=clusters,
     )
 
 
@@ -228,18 +290,40 @@ def _mean_zero_inverse(H: np.ndarray) -> np.ndarray:
 
 
 def plain_sandwich_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RIDGE) -> np.ndarray:
-    """Huber-White covariance of theta (log10 units, K x K) for the plain fit."""
+    """Huber-White covariance of theta (log10 units, K x K) for the plain fit.
+
+    With ``cells.clusters`` the scores are summed within each cluster first
+    (cluster-robust sandwich).
+    """
     K = cells.n_models
     theta = np.asarray(theta).ravel()
     if len(cells.i) == 0:
         return np.zeros((K, K))
     p, H = _plain_curvature(cells, theta, ridge)
+    A = _mean_zero_inverse(H)
+    if cells.clusters is not None:
+        return A @ _clustered_plain_meat(cells, p) @ A
     # per-battle score variance, summed per pair: count * (y - p)^2
     r2 = cells.cell_count * (cells.cell_y - p[cells.cell_pair]) ** 2
     S = np.zeros((K, K))
     S[cells.i, cells.j] = (LN10 * LN10) * np.add.reduceat(r2, cells.starts)
-    A = _mean_zero_inverse(H)
     return A @ _laplacian(S) @ A
+
+
+def _clustered_plain_meat(cells: PairCells, p: np.ndarray) -> np.ndarray:
+    """sum over clusters of s_g s_g^T, s_g = the cluster's summed score over models."""
+    from scipy.sparse import csr_matrix
+
+    cc = cells.clusters
+    K = cells.n_models
+    pair = cells.cell_pair[cc.cell]
+    # a row in cell (i, j, y) scores ln10 (y - p_ij) (e_i - e_j)
+    r = LN10 * cc.count * (cells.cell_y[cc.cell] - p[pair])
+    U = csr_matrix(
+        (np.concatenate([r, -r]), (np.tile(cc.cluster, 2), np.concatenate([cells.i[pair], cells.j[pair]]))),
+        shape=(cc.n_clusters, K),
+    )
+    return (U.T @ U).toarray()
 
 
 def plain_model_cov(cells: PairCells, theta: np.ndarray, ridge: float = PLAIN_RIDGE) -> np.ndarray:
@@ -295,7 +379,19 @@ def placed_models(cells: PairCells) -> np.ndarray:
 
 
 def plain_bootstrap_counts(cells: PairCells, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Multinomial resample of the cell counts = resample of battles with replacement."""
+    """Multinomial resample of the cell counts = resample of battles with replacement.
+
+    With ``cells.clusters``: each round draws how often each cluster is taken
+    (whole clusters with replacement) and adds its rows into the cells.
+    """
+    cc = cells.clusters
+    if cc is not None:
+        C = len(cells.cell_count)
+        out = np.empty((rounds, C))
+        for r in range(rounds):
+            times = np.bincount(rng.integers(0, cc.n_clusters, size=cc.n_clusters), minlength=cc.n_clusters)
+            out[r] = np.bincount(cc.cell, weights=times[cc.cluster] * cc.count, minlength=C)
+        return out
     total = int(round(cells.n_battles))
     pvals = cells.cell_count / cells.cell_count.sum()
     return rng.multinomial(total, pvals, size=rounds).astype(np.float64)
@@ -594,24 +690,60 @@ def contextual_hessian(rows: Rows, theta: np.ndarray, reg: float = STYLE_REG) ->
     return prob.hess(prob.logits(theta))
 
 
-def contextual_sandwich_cov(rows: Rows, theta: np.ndarray, reg: float = STYLE_REG) -> np.ndarray:
+def contextual_sandwich_cov(
+    rows: Rows, theta: np.ndarray, reg: float = STYLE_REG, cluster: np.ndarray | None = None
+) -> np.ndarray:
     """Huber-White covariance H^-1 G H^-1 of (ratings log10, coefficients).
 
     G sums the outer products of the per-battle scores, corrected for the
     penalty's share of the score (sum_i psi_i = 0 at the optimum).
+    ``cluster`` (one id per row): the scores are summed within each cluster
+    before the outer product, and the penalty's share is spread over the
+    clusters.
     """
     prob = _ContextualProblem(rows, reg, None)
     z = prob.logits(theta)
     p = expit(z)
     H = prob.hess(z, p)
-    v = (rows.y - p) ** 2
-    if prob.c is not None:
-        v *= prob.c
-    G = prob._assemble(v)
     pen = 2.0 * reg * theta
-    G -= np.outer(pen, pen) / max(rows.n_obs, 1.0)
+    labelled = _row_clusters(rows, cluster)
+    if labelled is None:
+        v = (rows.y - p) ** 2
+        if prob.c is not None:
+            v *= prob.c
+        G = prob._assemble(v)
+        G -= np.outer(pen, pen) / max(rows.n_obs, 1.0)
+    else:
+        labels, n_clusters = labelled
+        G = _clustered_contextual_meat(prob, p, labels, n_clusters)
+        G -= np.outer(pen, pen) / n_clusters
     A = prob.solver(H)
     return A @ G @ A
+
+
+def _row_clusters(rows: Rows, cluster) -> tuple[np.ndarray, int] | None:
+    if cluster is not None and np.shape(cluster) != rows.a.shape:
+        raise ValueError("cluster must have one id per row")
+    return cluster_labels(cluster)
+
+
+def _clustered_contextual_meat(prob: "_ContextualProblem", p: np.ndarray, labels: np.ndarray, n_clusters: int):
+    """sum over clusters of s_g s_g^T, s_g the summed scores (y - p) x_i of its rows."""
+    from scipy.sparse import csr_matrix
+
+    rows = prob.rows
+    K, F = prob.K, prob.F
+    n = len(rows.a)
+    e = rows.y - p
+    if prob.c is not None:
+        e = e * prob.c
+    # x_i = (ln10 (e_a - e_b), style_i): 2 + F nonzeros per row
+    data = [LN10 * e, -LN10 * e] + [rows.Xt[f] * e for f in range(F)]
+    cols = [rows.a, rows.b] + [np.full(n, K + f) for f in range(F)]
+    U = csr_matrix(
+        (np.concatenate(data), (np.tile(labels, 2 + F), np.concatenate(cols))), shape=(n_clusters, K + F)
+    )
+    return (U.T @ U).toarray()
 
 
 def bootstrap_weights(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -626,8 +758,11 @@ def fit_contextual_bootstrap(
     rng: np.random.Generator,
     reg: float = STYLE_REG,
     tol: float = 1e-5,
+    cluster: np.ndarray | None = None,
 ) -> np.ndarray:
     """(rounds, K + F) refits on battle resamples.
+
+    ``cluster`` (one id per row): resample whole clusters instead of rows.
 
     Each round starts at the full-data fit with the full-data Hessian frozen
     (a resample's Hessian differs from it by O(1/sqrt(n))), so a round costs a
@@ -643,8 +778,9 @@ def fit_contextual_bootstrap(
     z_hat = prob.logits(theta_hat)
     p_hat = expit(z_hat)
     H = prob.hess(z_hat, p_hat)
+    labelled = _row_clusters(rows, cluster)
     for r in range(rounds):
-        c = bootstrap_weights(n, rng)
+        c = bootstrap_weights(n, rng) if labelled is None else cluster_bootstrap_weights(*labelled, rng)
         out[r], _ = fit_contextual(rows, reg=reg, weight=c, theta0=theta_hat, tol=tol, hessian=H, p0=p_hat)
     return out
 

@@ -227,6 +227,7 @@ def _style_board(table, ci, rounds, rng, anchor, notes):
         rows = Rows(K, table.a[keep], table.b[keep], table.outcome[keep], design.Xt)
     else:
         rows = Rows(K, table.a, table.b, table.outcome, design.Xt)
+    cluster = table.cluster if table.cluster is None or not design.n_missing else table.cluster[keep]
     F = len(design.features)
     # warm start: the plain fit on the same battles (cheap: it runs on pairs)
     start = np.zeros(K + F)
@@ -236,11 +237,11 @@ def _style_board(table, ci, rounds, rng, anchor, notes):
     points = to_points(theta[:K])
     beta = theta[K:]
     if ci == "bootstrap":
-        boot = fit_contextual_bootstrap(rows, theta, rounds, rng, reg=STYLE_REG)
+        boot = fit_contextual_bootstrap(rows, theta, rounds, rng, reg=STYLE_REG, cluster=cluster)
         lo, hi = percentile_interval(to_points(boot[:, :K]))
         blo, bhi = percentile_interval(boot[:, K:]) if F else (np.zeros(0), np.zeros(0))
     else:
-        cov = contextual_sandwich_cov(rows, theta, reg=STYLE_REG)
+        cov = contextual_sandwich_cov(rows, theta, reg=STYLE_REG, cluster=cluster)
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
         lo, hi = points - Z95 * SCALE * se[:K], points + Z95 * SCALE * se[:K]
         blo, bhi = beta - Z95 * se[K:], beta + Z95 * se[K:]
@@ -304,7 +305,7 @@ def compute_leaderboard(
     # models the votes cannot place on a Bradley-Terry board (the style board is always BT)
     unplaced = np.zeros(K, dtype=bool)
     if table.n:
-        cells = pair_cells(table.a, table.b, table.outcome, K)
+        cells = pair_cells(table.a, table.b, table.outcome, K, cluster=table.cluster)
         placed = placed_models(cells)
         unplaced = present & ~placed
         points, lo, hi, ci_used, extra = _raw_board(
