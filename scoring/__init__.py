@@ -9,7 +9,12 @@ Modules
                        sandwich) and contextual (style control)
     elo                online Elo (LMArena's compute_online_elo) and its bootstrap
     trueskill_ratings  TrueSkill from plain lists; match_quality for pairing
-    stats              counts, win-rate matrices, position bias, Wilson interval
+    stats              counts, win-rate matrices, position bias, Wilson and
+                       Clopper-Pearson intervals
+    agreement          agreement between voters of the same battles (pairwise,
+                       Fleiss' and Cohen's kappa)
+    fingerprints       per-voter tendencies: longer / emoji / markdown chosen,
+                       twin pairs, position bias, style coefficients
     leaderboard        compute_leaderboard(): one JSON-able result
     simulate           simulate_arena(): known truth, style-biased voters, the
                        chatty-twin story; compare_to_truth()

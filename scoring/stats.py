@@ -21,6 +21,26 @@ def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[fl
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) interval for a binomial proportion; None when trials = 0.
+
+    The bounds are beta quantiles: lo = B(a/2; k, n-k+1), hi = B(1-a/2; k+1, n-k),
+    with lo = 0 at k = 0 and hi = 1 at k = n (scipy's binomtest(...).proportion_ci()
+    with method="exact").
+    """
+    from scipy.special import betaincinv
+
+    k, n = int(successes), int(trials)
+    if n <= 0:
+        return None
+    if not 0 <= k <= n:
+        raise ValueError("successes must be between 0 and trials")
+    alpha = 1.0 - level
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - alpha / 2))
+    return lo, hi
+
+
 def model_counts(table: BattleTable) -> dict[str, np.ndarray]:
     """Per model: battles, wins, losses, ties (tie + both_bad), both_bad."""
     K = len(table.models)
@@ -130,4 +150,4 @@ def position_bias(table: BattleTable) -> dict:
     return out
 
 
-__all__ = ["wilson_interval", "model_counts", "pairwise_matrices", "position_bias"]
+__all__ = ["clopper_pearson", "wilson_interval", "model_counts", "pairwise_matrices", "position_bias"]
