@@ -195,3 +195,20 @@ def test_cluster_follows_subset_and_swap():
         BattleTable(t.models, t.a, t.b, t.outcome, t.winner_code, cluster=np.zeros(3, dtype=np.int64))
     with pytest.raises(ValueError, match="cluster"):
         BattleTable(t.models, t.a, t.b, t.outcome, t.winner_code, cluster=np.zeros(t.n))
+
+
+def test_real_votes_one_vote_per_battle_id_change_nothing():
+    """The shipped LMArena votes have one vote per battle id: clustering by id is today's board."""
+    import csv
+    import gzip
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = {k: [r[k] for r in rows] for k in ("id", "model_a", "model_b", "winner")}
+    plain = BattleTable.from_records(cols["model_a"], cols["model_b"], cols["winner"])
+    by_id = BattleTable.from_records(cols["model_a"], cols["model_b"], cols["winner"], clusters=cols["id"])
+    assert len(np.unique(by_id.cluster)) == by_id.n
+    for ci in ("sandwich", "bootstrap"):
+        assert compute_leaderboard(by_id, ci=ci, rounds=20) == compute_leaderboard(plain, ci=ci, rounds=20)
