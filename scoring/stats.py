@@ -7,7 +7,16 @@ import math
 import numpy as np
 
 from .battles_table import BOTH_BAD, TIE, WIN_A, WIN_B, BattleTable
-from .bt import PLAIN_RIDGE, Z95, Rows, contextual_sandwich_cov, fit_contextual, pair_cells, placed_models
+from .bt import (
+    PLAIN_RIDGE,
+    Z95,
+    Rows,
+    cluster_labels,
+    contextual_sandwich_cov,
+    fit_contextual,
+    pair_cells,
+    placed_models,
+)
 
 
 def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[float, float]:
@@ -104,7 +113,9 @@ def position_bias(table: BattleTable) -> dict:
     ``adjusted_log_odds``: the left side's advantage in a Bradley-Terry fit
     with an intercept, logit P(a wins) = ln10 (theta_a - theta_b) + h, on all
     battles (ties as half), with a sandwich 95 % interval.  It separates a
-    real left bias from an unbalanced side assignment of strong models. It is left out
+    real left bias from an unbalanced side assignment of strong models; with
+    ``table.cluster`` (several votes on one battle) its sandwich sums the
+    scores per battle.  The Wilson interval treats votes as independent. It is left out
     (None) while the votes cannot place every model that has battles: the fit would then
     report a meaningless, zero-width interval.
     """
@@ -126,23 +137,29 @@ def position_bias(table: BattleTable) -> dict:
     played = np.bincount(np.concatenate([table.a, table.b]), minlength=len(table.models)) > 0
     if not placed_models(pair_cells(table.a, table.b, table.outcome, len(table.models)))[played].all():
         return out
-    # aggregate to (ordered pair, outcome) cells: the fit costs O(cells)
     K = len(table.models)
-    y2 = np.rint(table.outcome * 2).astype(np.int64)
-    key = (table.a * K + table.b) * 3 + y2
-    counts = np.bincount(key, minlength=K * K * 3)
-    nz = np.flatnonzero(counts)
-    pair = nz // 3
-    rows = Rows(
-        n_models=K,
-        a=pair // K,
-        b=pair % K,
-        y=(nz % 3) / 2.0,
-        Xt=np.ones((1, len(nz))),
-        weight=counts[nz].astype(np.float64),
-    )
+    labelled = cluster_labels(table.cluster)
+    if labelled is not None:
+        # several votes on one battle: one row per vote, scores summed per battle
+        rows = Rows(n_models=K, a=table.a, b=table.b, y=table.outcome, Xt=np.ones((1, table.n)))
+    else:
+        # aggregate to (ordered pair, outcome) cells: the fit costs O(cells)
+        y2 = np.rint(table.outcome * 2).astype(np.int64)
+        key = (table.a * K + table.b) * 3 + y2
+        counts = np.bincount(key, minlength=K * K * 3)
+        nz = np.flatnonzero(counts)
+        pair = nz // 3
+        rows = Rows(
+            n_models=K,
+            a=pair // K,
+            b=pair % K,
+            y=(nz % 3) / 2.0,
+            Xt=np.ones((1, len(nz))),
+            weight=counts[nz].astype(np.float64),
+        )
     theta, _ = fit_contextual(rows, reg=PLAIN_RIDGE)
-    cov = contextual_sandwich_cov(rows, theta, reg=PLAIN_RIDGE)
+    cluster = None if labelled is None else table.cluster
+    cov = contextual_sandwich_cov(rows, theta, reg=PLAIN_RIDGE, cluster=cluster)
     h = float(theta[-1])
     se = math.sqrt(max(cov[-1, -1], 0.0))
     out["adjusted_log_odds"] = h

@@ -212,3 +212,17 @@ def test_real_votes_one_vote_per_battle_id_change_nothing():
     assert len(np.unique(by_id.cluster)) == by_id.n
     for ci in ("sandwich", "bootstrap"):
         assert compute_leaderboard(by_id, ci=ci, rounds=20) == compute_leaderboard(plain, ci=ci, rounds=20)
+
+
+def test_position_bias_counts_a_battle_once():
+    """Copies of every vote: the left advantage's clustered interval is the one-vote interval."""
+    from scoring.stats import position_bias
+
+    t = simulate(5, voters=1, battles=400)
+    copies = 4
+    many = t.subset(np.repeat(np.arange(t.n), copies))
+    width = lambda pb: pb["adjusted_ci"][1] - pb["adjusted_ci"][0]  # noqa: E731
+    one, clustered = position_bias(t), position_bias(many)
+    assert clustered["adjusted_log_odds"] == pytest.approx(one["adjusted_log_odds"], abs=1e-6)
+    assert width(clustered) == pytest.approx(width(one), rel=1e-4)
+    assert width(position_bias(without_clusters(many))) == pytest.approx(width(one) / 2, rel=1e-4)
