@@ -164,7 +164,9 @@ def voter_pair_agreement(votes: Iterable[BattleVote]) -> list[dict]:
     return [_pair_stats(a, b, len(p), p) for (a, b), p in sorted(paired.items())]
 
 
-def group_agreement(votes: Iterable[BattleVote], voter: str, group: Collection[str], name: str = "humans") -> dict:
+def group_agreement(
+    votes: Iterable[BattleVote], voter: str, group: Collection[str], name: str = "humans"
+) -> dict:
     """One voter (a judge, say) against a group of voters pooled under ``name``.
 
     Every vote of ``voter`` is paired with every group member's vote on the

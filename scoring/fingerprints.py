@@ -111,7 +111,8 @@ class _Columns:
 
     def more_chosen(self, left_value: np.ndarray, right_value: np.ndarray) -> dict:
         """Decisive votes where the sides differ: how often the side with more was chosen."""
-        differ = self.decisive & np.isfinite(left_value) & np.isfinite(right_value) & (left_value != right_value)
+        known = np.isfinite(left_value) & np.isfinite(right_value)
+        differ = self.decisive & known & (left_value != right_value)
         more = np.sign(left_value[differ] - right_value[differ])
         return proportion(int((more == self.side[differ]).sum()), int(differ.sum()))
 
@@ -227,7 +228,9 @@ def voter_fingerprint(
         "more_emoji_chosen": cols.more_chosen(cols.fl[:, _EMOJI], cols.fr[:, _EMOJI]),
         "more_markdown_chosen": cols.more_chosen(cols.fl[:, _MARKDOWN].sum(1), cols.fr[:, _MARKDOWN].sum(1)),
         "twin_pairs": proportion(int((twin[on_twins] == cols.side[on_twins]).sum()), int(on_twins.sum())),
-        "position_bias": {"first_shown_chosen": first["rate"], "ci": first["ci"], "k": first["k"], "n": first["n"]},
+        "position_bias": {
+            "first_shown_chosen": first["rate"], "ci": first["ci"], "k": first["k"], "n": first["n"]
+        },
         "style_coefficients": style,
     }
 
