@@ -274,15 +274,18 @@ def room_fingerprint(
     twins: Mapping[str, tuple[str, str | None]] | None = None,
     *,
     name: str = "room",
+    scale: Mapping[str, tuple[float, float]] | None = None,
     min_style_votes: int = MIN_STYLE_VOTES,
 ) -> dict:
     """Every vote pooled as one voter ``name`` (kind: the voters' common kind, else "mixed").
 
     The style interval is clustered by battle, so many voters on one battle
-    count as one battle's worth of evidence where they agree.
+    count as one battle's worth of evidence where they agree.  ``scale``:
+    to set the pooled humans beside a judge, pass ``style_scale`` of all the
+    votes that :func:`fingerprints` saw, so the coefficients share its scale.
     """
     votes = list(votes)
-    return voter_fingerprint(votes, twins, voter=name, min_style_votes=min_style_votes)
+    return voter_fingerprint(votes, twins, voter=name, scale=scale, min_style_votes=min_style_votes)
 
 
 __all__ = [

@@ -166,3 +166,18 @@ def test_bad_input():
         voter_fingerprint([ShownVote("a", 1, "m1", "m2", "left"), ShownVote("b", 1, "m1", "m2", "left")])
     with pytest.raises(ValueError, match="more than one kind"):
         fingerprints([ShownVote("a", 1, "m1", "m2", "left"), ShownVote("a", 2, "m1", "m2", "left", kind="judge")])
+
+
+def test_pooled_humans_beside_a_judge_share_one_scale():
+    from scoring.fingerprints import style_scale
+
+    humans = simulated_voter("h1", 1.0, 60, seed=8, tie_rate=0) + simulated_voter("h2", 1.0, 60, seed=9, tie_rate=0)
+    judge = simulated_voter("judge:j", 3.0, 60, seed=10, tie_rate=0, kind="judge")
+    everyone = humans + judge
+    (j,) = [fp for fp in fingerprints(everyone) if fp["kind"] == "judge"]
+    pooled = room_fingerprint(humans, name="humans", scale=style_scale(everyone))
+    assert pooled["kind"] == "human"
+    for f in ("length", "emoji"):
+        assert pooled["style_coefficients"][f]["sd_of_ratio"] == j["style_coefficients"][f]["sd_of_ratio"]
+    judge_length = j["style_coefficients"]["length"]["log_odds_per_sd"]
+    assert judge_length > pooled["style_coefficients"]["length"]["log_odds_per_sd"]
