@@ -5,8 +5,9 @@ models with known strengths and its style-biased voters.  A lab enters N
 variants of one model (the true strength of ``sim-maverick-instruct`` plus
 Normal(0, spread) points each).  The variants write like a typical contestant:
 each answer's style comes from the profile of a model of the field drawn at
-random, so style neither lifts nor sinks them on the raw board and what the
-simulation measures is selection alone.  Each variant gets V votes against
+random, so style hardly lifts or sinks them on the raw board (by -0.9 points
+in the limit of many votes: the voters' preferences are not linear in style)
+and what the simulation measures is selection.  Each variant gets V votes against
 models of the field drawn at random; the lab publishes the variant with the
 best raw rating.  Per trial and for each n of the report (the first n variants
 of the trial):
