@@ -73,7 +73,7 @@ import numpy as np
 from .battles_table import STYLE_FEATURES, BattleTable
 from .bt import (
     SCALE,
-    STYLE_REG,
+    STYLE_CONVENTIONS,
     Z95,
     Rows,
     contextual_sandwich_cov,
@@ -88,6 +88,7 @@ from .bt import (
     plain_model_cov,
     plain_sandwich_cov,
     rank_from_intervals,
+    style_convention_setup,
     style_design,
     to_points,
 )
@@ -213,7 +214,7 @@ def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes, cells
     return mu.copy(), mu - 3 * sigma, mu + 3 * sigma, "trueskill_3sigma", extra
 
 
-def _style_board(table, ci, rounds, rng, anchor, notes):
+def _style_board(table, ci, rounds, rng, anchor, notes, convention="fastchat"):
     """None, or dict with per-model arrays (NaN for models absent) and coefficients."""
     K = len(table.models)
     design = style_design(table.features_a, table.features_b, STYLE_FEATURES)
@@ -232,16 +233,17 @@ def _style_board(table, ci, rounds, rng, anchor, notes):
     # warm start: the plain fit on the same battles (cheap: it runs on pairs)
     start = np.zeros(K + F)
     start[:K] = fit_plain_batched(pair_cells(rows.a, rows.b, rows.y, K))[0]
-    theta, _ = fit_contextual(rows, reg=STYLE_REG, theta0=start)
+    reg, weight = style_convention_setup(convention, rows)
+    theta, _ = fit_contextual(rows, reg=reg, weight=weight, theta0=start)
     present = (np.bincount(rows.a, minlength=K) + np.bincount(rows.b, minlength=K)) > 0
     points = to_points(theta[:K])
     beta = theta[K:]
     if ci == "bootstrap":
-        boot = fit_contextual_bootstrap(rows, theta, rounds, rng, reg=STYLE_REG, cluster=cluster)
+        boot = fit_contextual_bootstrap(rows, theta, rounds, rng, reg=reg, weight=weight, cluster=cluster)
         lo, hi = percentile_interval(to_points(boot[:, :K]))
         blo, bhi = percentile_interval(boot[:, K:]) if F else (np.zeros(0), np.zeros(0))
     else:
-        cov = contextual_sandwich_cov(rows, theta, reg=STYLE_REG, cluster=cluster)
+        cov = contextual_sandwich_cov(rows, theta, reg=reg, weight=weight, cluster=cluster)
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
         lo, hi = points - Z95 * SCALE * se[:K], points + Z95 * SCALE * se[:K]
         blo, bhi = beta - Z95 * se[K:], beta + Z95 * se[K:]
@@ -283,12 +285,14 @@ def compute_leaderboard(
     k: float = 4.0,
     draw_probability: float | None = None,
     matrices: bool = False,
+    style_convention: str = "fastchat",
 ) -> dict:
     """Leaderboard of the (already filtered) battles; see the module docstring.
 
     ``excluded``: counts of battles the caller filtered out, passed through
     into ``battles_excluded`` (``missing_style`` is added to by this call).
     ``matrices=True`` adds ``matrices`` (pairwise battle and win-rate tables).
+    ``style_convention``: ``fastchat`` or ``arena-rank`` (see :mod:`scoring.bt`).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -296,6 +300,8 @@ def compute_leaderboard(
         raise ValueError(f"ci must be one of {CI_METHODS}, got {ci!r}")
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
+    if style_convention not in STYLE_CONVENTIONS:
+        raise ValueError(f"style_convention must be one of {STYLE_CONVENTIONS}, got {style_convention!r}")
     notes: list[str] = []
     K = len(table.models)
     plain_ss, style_ss = np.random.SeedSequence(seed).spawn(2)
@@ -342,7 +348,7 @@ def compute_leaderboard(
     if style_control and table.n:
         if table.has_features:
             style, missing_style = _style_board(
-                table, ci, rounds, np.random.default_rng(style_ss), anchor, notes
+                table, ci, rounds, np.random.default_rng(style_ss), anchor, notes, style_convention
             )
         else:
             missing_style = table.n
@@ -404,6 +410,7 @@ def compute_leaderboard(
         "anchor": anchor_out,
         "battles_used": table.n,
         "style_control": bool(style_control),
+        "style_convention": style_convention,
         "style_battles_used": None if style is None else style["battles_used"],
         "battles_excluded": battles_excluded,
         "models": rows,

@@ -227,3 +227,36 @@ def compare_to_truth(
             gap.update(style=float(st["rating"] - sb["rating"]), style_twin_ci=st["ci"], style_base_ci=sb["ci"])
         out["twin"] = gap
     return out
+
+
+# --------------------------------------------------------------------------
+# Pieces of the arena for other simulations (scoring.selection)
+# --------------------------------------------------------------------------
+
+
+def roster() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Names, true strengths (points, mean 1000) and mean style profiles (K, 5) of the models."""
+    names = [r[0] for r in _ROSTER]
+    strength = np.array([r[1] for r in _ROSTER])
+    return names, strength - strength.mean() + 1000.0, np.array([r[2:] for r in _ROSTER], dtype=np.float64)
+
+
+def style_offsets(rng, profile_a: np.ndarray, profile_b: np.ndarray, style_weights: dict[str, float] | None = None):
+    """The voters' style log-odds sum_f w_f d_f for answers drawn from two (n, 5) mean profiles."""
+    weights = DEFAULT_STYLE_WEIGHTS if style_weights is None else style_weights
+    w = np.array([weights.get(f, 0.0) for f in STYLE_FEATURES])
+    fa = _responses(rng, profile_a)
+    fb = _responses(rng, profile_b)
+    return ((fa - fb) / (fa + fb + 1.0)) @ w
+
+
+def draw_scores(rng, p: np.ndarray, tie_rate: float = 0.3) -> np.ndarray:
+    """Scores of side a (0, 0.5 or 1) under the voter model of :func:`simulate_arena`.
+
+    One uniform per battle: a win with probability p - t/2, a tie or both_bad
+    (half a win either way) with probability t = 2 tie_rate min(p, 1 - p), so
+    E[score] = p, as in ``simulate_arena``.
+    """
+    t = 2.0 * tie_rate * np.minimum(p, 1.0 - p)
+    u = rng.random(p.shape)
+    return np.where(u < p - t / 2.0, 1.0, np.where(u < p + t / 2.0, 0.5, 0.0))

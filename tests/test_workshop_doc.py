@@ -152,6 +152,17 @@ def check(command: str, code: int, out: str, err: str, app_shown: list[dict], wo
             assert "Style-ctrl" in out and "Style coefficients" in out
         else:
             assert "smollm2-chatty" in out
+    elif sub == "simulate" and "--variants" in argv:
+        story = re.search(r"Publishing the best of (\d+) variants overstates the model by (-?\d+) points on average "
+                          r"\((-?\d+) under style control\); a re-test on [\d,]+ fresh votes lands ([+-]\d+) points",
+                          out)
+        assert story, out[-1500:]
+        n, published, controlled, retest = (int(story[k]) for k in range(1, 5))
+        assert n == int(argv[argv.index("--variants") + 1])
+        # what the document tells the room: inflated, inflated under style control too, not on a re-test
+        assert published >= 3 and controlled >= 3 and abs(retest) <= 3
+        if "--variant-spread" in argv and float(argv[argv.index("--variant-spread") + 1]) == 0:
+            assert 10 <= published <= 15  # "about 12 points"
     elif sub == "simulate":
         twin = re.search(r"chatty twin vs base: raw ([+-]\d+) points, style-controlled ([+-]\d+) points", out)
         assert twin, out[-1500:]

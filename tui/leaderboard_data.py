@@ -25,6 +25,7 @@ class LeaderboardRequest:
     voter: str | None = None
     include_leaks: bool = False
     seed: int = 42
+    style_convention: str = "fastchat"
 
 
 def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, dict[str, int]]:
@@ -54,4 +55,5 @@ def load_leaderboard(store: Store, request: LeaderboardRequest) -> dict:
         anchor=request.anchor,
         style_control=request.style_control,
         excluded=excluded,
+        style_convention=request.style_convention,
     )

@@ -82,6 +82,13 @@ def _table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
     return lines
 
 
+_CONVENTION_WORDS = {
+    "fastchat": "FastChat's: summed log loss, 0.25 x squared ratings and coefficients",
+    "arena-rank": "arena-rank 0.1.1's: mean log loss, each battle weighted 1 / max(battles of its pair, 50), "
+                  "reg 1.0 on the coefficients only",
+}
+
+
 def render_leaderboard(result: dict) -> str:
     """Rank, model, battles, win rate, rating [interval], style-controlled
     rating [interval], rank and shift; then style coefficients in words,
@@ -154,6 +161,9 @@ def render_leaderboard(result: dict) -> str:
             else:
                 line += describe_style_coefficient(feature, c["log_odds_per_sd"])
             out.append(line)
+        convention = result.get("style_convention")
+        if convention:
+            out.append(f"Style convention: {convention} ({_CONVENTION_WORDS.get(convention, convention)}).")
     elif result.get("models"):
         out.append("")
         if result.get("style_control", True):

@@ -29,6 +29,9 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-leaks", action="store_true",
                         help="count battles flagged for an identity leak too")
     parser.add_argument("--seed", type=int, default=42, help="bootstrap seed (default: 42)")
+    parser.add_argument("--style-convention", choices=("fastchat", "arena-rank"), default="fastchat",
+                        help="style-control loss: FastChat's (default) or LMArena's arena-rank package "
+                             "(mean loss, pair weights, penalty on the coefficients only)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     request = LeaderboardRequest(
         method=args.method, ci=args.ci, rounds=args.rounds, style_control=args.style_control,
         anchor=args.anchor, category=args.category, voter=args.voter,
-        include_leaks=args.include_leaks, seed=args.seed)
+        include_leaks=args.include_leaks, seed=args.seed, style_convention=args.style_convention)
     with open_store(getattr(args, "db", None)) as store:
         result = load_leaderboard(store, request)
     if args.anchor and args.anchor[0] not in {m["model"] for m in result["models"]}:
