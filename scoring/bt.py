@@ -589,11 +589,6 @@ def fit_contextual(
     return theta, it
 
 
-def contextual_hessian(rows: Rows, theta: np.ndarray, reg: float = STYLE_REG) -> np.ndarray:
-    prob = _ContextualProblem(rows, reg, None)
-    return prob.hess(prob.logits(theta))
-
-
 def contextual_sandwich_cov(rows: Rows, theta: np.ndarray, reg: float = STYLE_REG) -> np.ndarray:
     """Huber-White covariance H^-1 G H^-1 of (ratings log10, coefficients).
 
