@@ -216,5 +216,5 @@ def test_matrices_in_text_and_json(tmp_path, capsys):
     assert main(["leaderboard", "--db", str(db), "--ci", "sandwich", "--matrices"]) == 0
     text = capsys.readouterr().out
     win_part = text.split("Win rate of the row model")[1].split("Battles between")[0]
-    rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line[:3].strip().isdigit()}
+    rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
     assert rows["m1"][j] == "75%" and rows["m2"][i] == "25%" and rows["m1"][k] == "100%" and rows["m2"][k] == "–"

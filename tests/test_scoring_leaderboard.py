@@ -109,9 +109,9 @@ def test_render_matrices_shows_win_rates_and_counts():
     t = BattleTable.from_records(["a", "a", "b", "c"], ["b", "b", "a", "a"], ["model_a", "tie", "model_a", "model_b"])
     text = render_matrices(compute_leaderboard(t, ci="sandwich", style_control=False, matrices=True).matrices)
     win_part, count_part = text.split("Battles between")
-    rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line[:3].strip().isdigit()}
+    rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
     assert rows == {"a": ["–", "50%", "100%"], "b": ["50%", "–", "–"], "c": ["0%", "–", "–"]}
-    counts = {line.split()[1]: line.split()[2:] for line in count_part.splitlines() if line[:3].strip().isdigit()}
+    counts = {line.split()[1]: line.split()[2:] for line in count_part.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
     assert counts == {"a": ["–", "3", "1"], "b": ["3", "–", "0"], "c": ["1", "0", "–"]}
 
 
