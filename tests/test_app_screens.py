@@ -117,6 +117,37 @@ async def test_leaderboard_switches_method_and_filters(fake_provider, tmp_path):
         assert "category coding" in str(board.query_one("#lb-status").render())
 
 
+async def test_leaderboard_shows_the_pairwise_matrices_on_m(fake_provider, tmp_path):
+    db = tmp_path / "votes.db"
+    hostile = "evil\x1b[2J\nname" + "x" * 10_000
+    pairs = [("m1", "m2", "model_a")] * 3 + [("m2", "m1", "model_a"), ("m1", hostile, "tie"), (hostile, "m2", "model_b")]
+    with Store(db) as store:
+        store.insert_battles(NewBattle(id=f"b{i}", model_a=a, model_b=b, winner=w, source="import",
+                                       created=f"2025-01-01T00:00:{i:02d}+00:00")
+                             for i, (a, b, w) in enumerate(pairs))
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6"), db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "l")
+        board = app.screen
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert board.result is not None and not board.computing
+        names = [board.query_one("#lb-table", DataTable).get_row_at(i)[1].plain for i in range(3)]
+        evil = next(n for n in names if n.startswith("evil"))
+        assert evil.startswith("evil␛[2J␊name") and len(evil) == 40 and evil.endswith("…")
+        assert not board.query_one("#lb-matrices").display
+        await pilot.press("m")
+        assert board.query_one("#lb-matrices").display and not board.query_one("#lb-body").display
+        grid = board.query_one("#lb-matrix", DataTable)
+        order = board.result.matrices.models
+        cells = {row[0].plain.split(" ", 1)[1]: [c.plain for c in row[1:]]
+                 for row in (grid.get_row_at(i) for i in range(grid.row_count))}
+        i, j = order.index("m1"), order.index("m2")
+        assert cells["m1"][j] == "75% (4)" and cells["m2"][i] == "25% (4)" and cells["m1"][i] == "–"
+        await pilot.press("m")
+        assert board.query_one("#lb-body").display and not board.query_one("#lb-matrices").display
+
+
 async def test_models_screen_checks_every_model_at_once(fake_provider, tmp_path):
     app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:401"), tmp_path / "v.db")
     async with app.run_test(size=SIZE) as pilot:
