@@ -50,7 +50,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
+
+from .logistic import expit
 
 LN10 = math.log(10.0)
 SCALE = 400.0
