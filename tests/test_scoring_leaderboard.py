@@ -375,3 +375,40 @@ def test_position_bias_gives_no_adjusted_figure_while_the_models_are_not_placed(
     placed = BattleTable.from_records(["x", "y", "x", "y"], ["y", "x", "y", "x"],
                                       ["model_a", "model_a", "model_b", "tie"])
     assert position_bias(placed)["adjusted_log_odds"] is not None
+
+
+def _partition(labels) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for node, label in enumerate(np.asarray(labels).tolist()):
+        groups.setdefault(label, set()).add(node)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_strong_components_match_scipy_on_random_graphs():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from scoring.graph import strong_components
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        n = int(rng.integers(1, 30))
+        m = int(rng.integers(0, 3 * n))
+        src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+        graph = coo_matrix((np.ones(m), (src, dst)), shape=(n, n)).tocsr()
+        expected = connected_components(graph, directed=True, connection="strong")[1]
+        assert _partition(strong_components(n, src, dst)) == _partition(expected)
+    chain = np.arange(5_000)  # a long cycle: no recursion limit
+    assert _partition(strong_components(5_000, chain, (chain + 1) % 5_000)) == {frozenset(range(5_000))}
+
+
+def test_a_leaderboard_fit_loads_no_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from scoring.simulate import simulate_arena; from scoring.leaderboard import "
+            "compute_leaderboard; compute_leaderboard(simulate_arena(2_000, seed=1).table(), ci='sandwich'); "
+            "compute_leaderboard(simulate_arena(500, seed=1).table(), rounds=5); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
