@@ -1,4 +1,7 @@
-"""One call from a battle table to a JSON-able leaderboard.
+"""One call from a battle table to a leaderboard: a ``scoring.results.Leaderboard``.
+
+The field names below are those of the typed result and of its JSON form
+(``Leaderboard.to_json()``, the output of ``blindside leaderboard --json``).
 
 Methods
     ``bt`` (default): Bradley-Terry maximum likelihood (see :mod:`scoring.bt`),
@@ -23,9 +26,9 @@ Models the votes cannot place (``bt``)
     :func:`scoring.bt.placed_models`).  Models outside the clearly largest
     strongly connected component (or every model, when no component is
     clearly the largest, e.g. two models and one decisive vote) are marked
-    ``"provisional": true``: their ``rating`` is kept (a placeholder the tiny
-    ridge produced, thousands of points out), their ``ci`` is
-    ``[None, None]`` (unbounded) and in the rank rule their bounds count as
+    ``provisional``: their ``rating`` is kept (a placeholder the tiny
+    ridge produced, thousands of points out, never to be shown), their ``ci``
+    is None (unbounded; ``[None, None]`` in JSON) and in the rank rule their bounds count as
     -inf / +inf, so a provisional model ranks 1 and pushes nobody down.  A
     note in ``notes`` says how many there are and why.  Ratings (and every
     bootstrap resample) are centred on the placed models (mean 1000 over
@@ -268,6 +271,19 @@ def _style_board(table, ci, rounds, rng, anchor, notes):
     }, design.n_missing
 
 
+def _position_bias(table: BattleTable) -> PositionBias:
+    bias = position_bias(table)
+    adjusted = bias["adjusted_ci"]
+    return PositionBias(
+        left_win_rate=bias["left_win_rate"],
+        ci=tuple(bias["ci"]),
+        left_wins=bias["left_wins"],
+        decisive_battles=bias["decisive_battles"],
+        adjusted_log_odds=bias["adjusted_log_odds"],
+        adjusted_ci=None if adjusted is None else tuple(adjusted),
+    )
+
+
 def compute_leaderboard(
     table: BattleTable,
     method: str = "bt",
@@ -404,7 +420,7 @@ def compute_leaderboard(
         battles_excluded=Exclusions.of(battles_excluded),
         models=tuple(rows),
         style_coefficients=None if style is None else style["coefficients"],
-        position_bias=PositionBias(**position_bias(table)),
+        position_bias=_position_bias(table),
         notes=tuple(notes),
         matrices=PairwiseMatrices.from_json(pairwise_matrices(table)) if matrices else None,
     )
