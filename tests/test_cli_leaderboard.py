@@ -218,3 +218,20 @@ def test_matrices_in_text_and_json(tmp_path, capsys):
     win_part = text.split("Win rate of the row model")[1].split("Battles between")[0]
     rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
     assert rows["m1"][j] == "75%" and rows["m2"][i] == "25%" and rows["m1"][k] == "100%" and rows["m2"][k] == "–"
+
+
+def _heavy_modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    probe = code + "; import sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split()) & {"numpy", "scipy", "trueskill"}
+
+
+def test_help_the_result_types_and_the_app_screens_load_no_rating_math():
+    assert _heavy_modules_after("from tui.cli import build_parser; build_parser().format_help()") == set()
+    assert _heavy_modules_after("import scoring, scoring.results, tui.rating_format, tui.leaderboard_text") == set()
+    # (the store's sqlite_utils imports numpy when it is installed; scipy stays out)
+    assert "scipy" not in _heavy_modules_after(
+        "import tui.app, tui.screens.leaderboard, tui.screens.battle, tui.screens.history")
