@@ -1,11 +1,20 @@
-"""`blindside leaderboard` end to end on a 1M-battle database (target <= 15 s).
+"""`blindside leaderboard` end to end, against a reference fit of the same database.
 
-Builds a database of generated battles once (50 models with known strengths, style
-features on both sides, votes), then times the command as a user runs it, in a fresh
-process each time: default options (Bradley-Terry, 100 bootstrap rounds, style control)
-and the sandwich variant. Medians of the repeats. ``--quick`` uses 100k battles.
+Builds databases of generated battles (50 models with known strengths, style features on both
+sides, votes), then times the command as a user runs it, in a fresh process each time:
 
-    python -m bench.bench_leaderboard [--quick] [--repeats N]
+- ``--json --ci sandwich`` on 200,000 battles, against the reference measured in the same run:
+  an independent per-battle fit in a fresh process (sqlite3 reads the same rows, scipy's
+  L-BFGS fits the raw and the style-controlled Bradley-Terry model, one row per battle, no
+  intervals). Target: the whole command takes at most a third of the reference.
+- ``--json --ci sandwich`` on 1,000,000 battles: target 3 s.
+- default options (Bradley-Terry, 100 bootstrap rounds, style control) and the text sandwich
+  variant on 1,000,000 battles: target 15 s.
+
+Medians of the repeats. ``--quick`` uses 20,000 / 100,000 battles (not judged);
+``--battles N`` times only the reference comparison on N battles (a quick check).
+
+    python -m bench.bench_leaderboard [--quick] [--repeats N] [--battles N]
 """
 
 from __future__ import annotations
@@ -26,8 +35,54 @@ if str(REPO_ROOT) not in sys.path:
 
 BATTLES_FULL = 1_000_000
 BATTLES_QUICK = 100_000
+BATTLES_REFERENCE = 200_000
+BATTLES_REFERENCE_QUICK = 20_000
 TARGET_S = 15.0
+TARGET_SANDWICH_1M_S = 3.0
+TARGET_RATIO = 1 / 3
 WINNERS = np.array(["model_a", "model_b", "tie", "both_bad"])
+
+# The reference: what a careful user would write without blindside, run as a fresh process on
+# the same database. Plain sqlite3 + numpy + scipy, one row per battle, no aggregation.
+REFERENCE_FIT = r"""
+import math, sqlite3, sys
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
+
+FEATURES = ("tokens", "emoji", "header", "list", "bold")
+cols = ", ".join([f"b.a_{f}" for f in FEATURES] + [f"b.b_{f}" for f in FEATURES])
+conn = sqlite3.connect(sys.argv[1])
+rows = conn.execute(f"SELECT b.model_a, b.model_b, v.winner, {cols} FROM battles b "
+                    "JOIN votes v ON v.battle_id = b.id WHERE b.status = 'complete' AND b.identity_leak = 0").fetchall()
+names = sorted({r[0] for r in rows} | {r[1] for r in rows})
+index = {m: i for i, m in enumerate(names)}
+a = np.array([index[r[0]] for r in rows])
+b = np.array([index[r[1]] for r in rows])
+score = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "both_bad": 0.5}
+y = np.array([score[r[2]] for r in rows])
+feats = np.array([r[3:] for r in rows], dtype=float)
+fa, fb = feats[:, :5], feats[:, 5:]
+total = fa + fb
+x = np.divide(fa - fb, total, out=np.zeros_like(total), where=total > 0)
+x = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+k, ln10 = len(names), math.log(10.0)
+
+def loss(params, with_style):
+    theta = params[:k]
+    z = ln10 * (theta[a] - theta[b]) + (x @ params[k:] if with_style else 0.0)
+    p = expit(z)
+    value = -(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)).sum() + 0.25 * params @ params
+    r = p - y
+    grad = 0.5 * params
+    grad[:k] += ln10 * (np.bincount(a, r, k) - np.bincount(b, r, k))
+    if with_style:
+        grad[k:] += x.T @ r
+    return value, grad
+
+for with_style, size in ((False, k), (True, k + 5)):
+    minimize(loss, np.zeros(size), args=(with_style,), jac=True, method="L-BFGS-B")
+"""
 
 
 def generated_battles(n: int, seed: int = 5):
@@ -59,23 +114,55 @@ def build_db(path: Path, n: int) -> float:
     return time.perf_counter() - started
 
 
-def time_command(db: Path, *extra: str) -> float:
+def _timed(argv: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tui.cli", "leaderboard", "--db", str(db), *extra],
-                   cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def time_command(db: Path, *extra: str) -> float:
+    return _timed([sys.executable, "-m", "tui.cli", "leaderboard", "--db", str(db), *extra])
+
+
+def time_reference(db: Path) -> float:
+    return _timed([sys.executable, "-c", REFERENCE_FIT, str(db)])
+
+
+def reference_rows(n: int, repeats: int, judged: bool) -> list[dict]:
+    """The sandwich JSON command against the reference fit, both on one n-battle database,
+    interleaved so that a change in the machine's load hits both alike."""
+    with tempfile.TemporaryDirectory(prefix="bench-leaderboard-") as tmp:
+        db = Path(tmp) / "votes.db"
+        build_db(db, n)
+        time_command(db, "--json", "--ci", "sandwich")  # warm the page cache for both
+        ours, reference = [], []
+        for _ in range(repeats):
+            ours.append(time_command(db, "--json", "--ci", "sandwich"))
+            reference.append(time_reference(db))
+    value, baseline = statistics.median(ours), statistics.median(reference)
+    return [{"name": f"`blindside leaderboard --json --ci sandwich` on {n:,} battles (style control)",
+             "value": round(value, 2), "unit": "s", "baseline": round(baseline, 2),
+             "ratio": round(value / baseline, 3),
+             "target": f"ratio <= {TARGET_RATIO:.2f}" if judged else "not judged (quick)",
+             "note": "baseline: an independent per-battle L-BFGS fit of the same database (sqlite3 + "
+                     f"scipy, raw and style, no intervals) in a fresh process; median of {repeats}"}]
 
 
 def run(quick: bool = False, repeats: int = 3) -> list[dict]:
     n = BATTLES_QUICK if quick else BATTLES_FULL
     repeats = 1 if quick else repeats
+    rows = reference_rows(BATTLES_REFERENCE_QUICK if quick else BATTLES_REFERENCE, max(repeats, 3), not quick)
     with tempfile.TemporaryDirectory(prefix="bench-leaderboard-") as tmp:
         db = Path(tmp) / "votes.db"
         build_s = build_db(db, n)
         default = statistics.median(time_command(db) for _ in range(repeats))
         sandwich = statistics.median(time_command(db, "--ci", "sandwich") for _ in range(repeats))
+        sandwich_json = statistics.median(time_command(db, "--json", "--ci", "sandwich") for _ in range(repeats))
     target = f"<= {TARGET_S:g}" if not quick else "not judged (quick)"
-    return [
+    return rows + [
+        {"name": f"`blindside leaderboard --json --ci sandwich` on {n:,} battles (style control)",
+         "value": round(sandwich_json, 2), "unit": "s",
+         "target": f"<= {TARGET_SANDWICH_1M_S:g}" if not quick else "not judged (quick)"},
         {"name": f"`blindside leaderboard` on {n:,} battles (bootstrap 100, style control)",
          "value": round(default, 2), "unit": "s", "target": target},
         {"name": f"`blindside leaderboard --ci sandwich` on {n:,} battles",
@@ -89,9 +176,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--battles", type=int, metavar="N",
+                        help="only the comparison with the reference fit, on N battles")
     args = parser.parse_args()
-    for row in run(quick=args.quick, repeats=args.repeats):
-        print(f"{row['name']}: {row['value']} {row['unit']} (target {row['target']})")
+    rows = (reference_rows(args.battles, args.repeats, judged=False) if args.battles
+            else run(quick=args.quick, repeats=args.repeats))
+    for row in rows:
+        extra = f"; baseline {row['baseline']} s, ratio {row['ratio']}" if "baseline" in row else ""
+        print(f"{row['name']}: {row['value']} {row['unit']} (target {row['target']}{extra})")
 
 
 if __name__ == "__main__":

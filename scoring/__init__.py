@@ -15,27 +15,40 @@ Modules
                        Fleiss' and Cohen's kappa)
     fingerprints       per-voter tendencies: longer / emoji / markdown chosen,
                        twin pairs, position bias, style coefficients
-    leaderboard        compute_leaderboard(): one JSON-able result
+    selection          best-of-N selection bias: the simulation of a lab's variants
+    results            the typed results (Leaderboard, ModelRating, ...), numpy-free
+    leaderboard        compute_leaderboard(): a results.Leaderboard
     simulate           simulate_arena(): known truth, style-biased voters, the
                        chatty-twin story; compare_to_truth()
 """
 
-from .battles_table import STYLE_FEATURES, BattleTable
-from .leaderboard import compute_leaderboard, describe_style_coefficient
-from .simulate import SimulatedArena, compare_to_truth, simulate_arena
-from .stats import pairwise_matrices, position_bias
-from .trueskill_ratings import match_quality, trueskill_ratings
+import importlib
 
-__all__ = [
-    "STYLE_FEATURES",
-    "BattleTable",
-    "SimulatedArena",
-    "compare_to_truth",
-    "compute_leaderboard",
-    "describe_style_coefficient",
-    "match_quality",
-    "pairwise_matrices",
-    "position_bias",
-    "simulate_arena",
-    "trueskill_ratings",
-]
+# Loaded on first use, so ``import scoring.results`` (the typed results, no numpy) costs
+# nothing: the app and the CLI import numpy and scipy only when they compute.
+_LAZY = {
+    "STYLE_FEATURES": "battles_table",
+    "BattleTable": "battles_table",
+    "compute_leaderboard": "leaderboard",
+    "describe_style_coefficient": "leaderboard",
+    "SimulatedArena": "simulate",
+    "compare_to_truth": "simulate",
+    "simulate_arena": "simulate",
+    "pairwise_matrices": "stats",
+    "position_bias": "stats",
+    "match_quality": "trueskill_ratings",
+}
+# (the function trueskill_ratings is not listed: its name is its module's, so
+# ``scoring.trueskill_ratings`` would mean one or the other by import order)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_LAZY)

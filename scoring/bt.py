@@ -75,7 +75,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
+
+from .graph import strong_components
+from .logistic import expit
 
 LN10 = math.log(10.0)
 SCALE = 400.0
@@ -371,9 +373,6 @@ def placed_models(cells: PairCells) -> np.ndarray:
     model that has a battle; models without battles are never placed.
     Runs on the aggregated pairs, so it costs O(pairs).
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     K = cells.n_models
     placed = np.zeros(K, dtype=bool)
     I, J = cells.i, cells.j
@@ -384,8 +383,7 @@ def placed_models(cells: PairCells) -> np.ndarray:
     j_scored = s < n  # edge i -> j
     src = np.concatenate([J[i_scored], I[j_scored]])
     dst = np.concatenate([I[i_scored], J[j_scored]])
-    graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(K, K)).tocsr()
-    _, labels = connected_components(graph, directed=True, connection="strong")
+    labels = strong_components(K, src, dst)
     present = np.zeros(K, dtype=bool)
     present[I] = True
     present[J] = True
@@ -705,11 +703,6 @@ def fit_contextual(
         if size < tol or left < tol or decrement <= 1e-13 * (1.0 + len(rows.a)):
             break
     return theta, it
-
-
-def contextual_hessian(rows: Rows, theta: np.ndarray, reg=STYLE_REG) -> np.ndarray:
-    prob = _ContextualProblem(rows, reg, None)
-    return prob.hess(prob.logits(theta))
 
 
 def contextual_sandwich_cov(

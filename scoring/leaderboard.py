@@ -1,4 +1,7 @@
-"""One call from a battle table to a JSON-able leaderboard.
+"""One call from a battle table to a leaderboard: a ``scoring.results.Leaderboard``.
+
+The field names below are those of the typed result and of its JSON form
+(``Leaderboard.to_json()``, the output of ``blindside leaderboard --json``).
 
 Methods
     ``bt`` (default): Bradley-Terry maximum likelihood (see :mod:`scoring.bt`),
@@ -23,9 +26,9 @@ Models the votes cannot place (``bt``)
     :func:`scoring.bt.placed_models`).  Models outside the clearly largest
     strongly connected component (or every model, when no component is
     clearly the largest, e.g. two models and one decisive vote) are marked
-    ``"provisional": true``: their ``rating`` is kept (a placeholder the tiny
-    ridge produced, thousands of points out), their ``ci`` is
-    ``[None, None]`` (unbounded) and in the rank rule their bounds count as
+    ``provisional``: their ``rating`` is kept (a placeholder the tiny
+    ridge produced, thousands of points out, never to be shown), their ``ci``
+    is None (unbounded; ``[None, None]`` in JSON) and in the rank rule their bounds count as
     -inf / +inf, so a provisional model ranks 1 and pushes nobody down.  A
     note in ``notes`` says how many there are and why.  Ratings (and every
     bootstrap resample) are centred on the placed models (mean 1000 over
@@ -92,37 +95,26 @@ from .bt import (
     style_design,
     to_points,
 )
-from .elo import bootstrap_online_elo, online_elo
+from .results import (
+    CI_METHODS,
+    EXCLUSION_KEYS,
+    METHODS,
+    Anchor,
+    Exclusions,
+    Leaderboard,
+    ModelRating,
+    PairwiseMatrices,
+    PositionBias,
+    StyleCoefficient,
+    StyleRating,
+    TrueSkillFit,
+    describe_style_coefficient,
+)
 from .stats import model_counts, pairwise_matrices, position_bias
-from .trueskill_ratings import empirical_draw_probability, make_env, trueskill_fit
 
-METHODS = ("bt", "elo", "trueskill")
-CI_METHODS = ("bootstrap", "sandwich")
-EXCLUSION_KEYS = ("error", "identity_leak", "unvoted", "missing_style")
+__all__ = ["CI_METHODS", "EXCLUSION_KEYS", "METHODS", "compute_leaderboard", "describe_style_coefficient"]
 # below this many battles an interval is widened to at least the normal-theory one (see above)
 FEW_BATTLES = 5
-
-_FEATURE_WORDS = {
-    "length": "a one-SD longer answer",
-    "emoji": "a one-SD more emoji-laden answer",
-    "header": "one SD more headers",
-    "list": "one SD more list items",
-    "bold": "one SD more bold text",
-}
-
-
-def describe_style_coefficient(feature: str, log_odds_per_sd: float, ci=None) -> str:
-    """'a one-SD longer answer adds 0.25 log-odds (odds x1.28) of winning'."""
-    subject = _FEATURE_WORDS.get(feature, f"one SD more {feature}")
-    verb = "adds" if log_odds_per_sd >= 0 else "removes"
-    text = (
-        f"{subject} {verb} {abs(log_odds_per_sd):.2f} log-odds "
-        f"(odds x{math.exp(log_odds_per_sd):.2f}) of winning"
-    )
-    if ci is not None:
-        text += f" [95% {ci[0]:+.2f} to {ci[1]:+.2f}]"
-    return text
-
 
 def _anchor_shift(points: np.ndarray, models: list[str], present: np.ndarray, anchor, notes, label) -> float:
     if anchor is None:
@@ -150,8 +142,13 @@ def _centred_se(cov: np.ndarray, placed: np.ndarray) -> np.ndarray:
     return SCALE * np.sqrt(np.maximum(var, 0.0))
 
 
+# a note names at most this many characters of a model (names come from imports: any length)
+_NOTE_NAME_WIDTH = 60
+
+
 def _name_list(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
+    cut = [n if len(n) <= _NOTE_NAME_WIDTH else n[: _NOTE_NAME_WIDTH - 1] + "…" for n in names[:limit]]
+    shown = ", ".join(cut)
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -186,13 +183,15 @@ def _plain_bt(table, cells: PairCells, placed, battles, ci, rounds, rng, notes):
 
 
 def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes, cells=None, placed=None, battles=None):
-    """(points, lo, hi, ci_used, extra per-model dicts)."""
+    """(points, lo, hi, ci_used, per-model TrueSkillFit or None)."""
     K = len(table.models)
-    extra = [dict() for _ in range(K)]
+    extra = [None] * K
     if method == "bt":
         points, lo, hi = _plain_bt(table, cells, placed, battles, ci, rounds, rng, notes)
         return points, lo, hi, ci, extra
     if method == "elo":
+        from .elo import bootstrap_online_elo, online_elo
+
         order = table.time_order()
         points = online_elo(table.a, table.b, table.outcome, K, order=order, k=k)
         if ci == "sandwich":
@@ -200,13 +199,15 @@ def _raw_board(table, method, ci, rounds, rng, k, draw_probability, notes, cells
         boot = bootstrap_online_elo(table.a, table.b, table.outcome, K, rounds, rng, order=order, k=k)
         lo, hi = percentile_interval(boot)
         return points, lo, hi, "bootstrap", extra
-    # trueskill
+    # trueskill (its package loads only for this method)
+    from .trueskill_ratings import empirical_draw_probability, make_env, trueskill_fit
+
     if draw_probability is None:
         draw_probability = empirical_draw_probability(table.winner_code)
     env = make_env(draw_probability)
     mu, sigma, env = trueskill_fit(table.a, table.b, table.winner_code, K, order=table.time_order(), env=env)
     for m in range(K):
-        extra[m] = {"mu": float(mu[m]), "sigma": float(sigma[m]), "conservative": float(mu[m] - 3 * sigma[m])}
+        extra[m] = TrueSkillFit(float(mu[m]), float(sigma[m]), float(mu[m] - 3 * sigma[m]))
     notes.append(
         f"trueskill: rating = mu, interval = mu +- 3 sigma (lower end = conservative rating); "
         f"draw probability {env.draw_probability:.3f}"
@@ -252,15 +253,16 @@ def _style_board(table, ci, rounds, rng, anchor, notes, convention="fastchat"):
     rank = np.zeros(K, dtype=np.int64)
     idx = np.flatnonzero(present)
     rank[idx] = rank_from_intervals(lo[idx], hi[idx])
-    coefs = {}
-    for f, name in enumerate(design.features):
-        coefs[name] = {
-            "log_odds_per_sd": float(beta[f]),
-            "ci": [float(blo[f]), float(bhi[f])],
-            "odds_ratio": float(math.exp(beta[f])),
-            "sd_of_ratio": float(design.std[f]),
-            "constant": bool(design.std[f] == 0),
-        }
+    coefs = {
+        name: StyleCoefficient(
+            log_odds_per_sd=float(beta[f]),
+            ci=(float(blo[f]), float(bhi[f])),
+            odds_ratio=float(math.exp(beta[f])),
+            sd_of_ratio=float(design.std[f]),
+            constant=bool(design.std[f] == 0),
+        )
+        for f, name in enumerate(design.features)
+    }
     return {
         "points": points,
         "lo": lo,
@@ -270,6 +272,19 @@ def _style_board(table, ci, rounds, rng, anchor, notes, convention="fastchat"):
         "coefficients": coefs,
         "battles_used": m,
     }, design.n_missing
+
+
+def _position_bias(table: BattleTable) -> PositionBias:
+    bias = position_bias(table)
+    adjusted = bias["adjusted_ci"]
+    return PositionBias(
+        left_win_rate=bias["left_win_rate"],
+        ci=tuple(bias["ci"]),
+        left_wins=bias["left_wins"],
+        decisive_battles=bias["decisive_battles"],
+        adjusted_log_odds=bias["adjusted_log_odds"],
+        adjusted_ci=None if adjusted is None else tuple(adjusted),
+    )
 
 
 def compute_leaderboard(
@@ -286,7 +301,7 @@ def compute_leaderboard(
     draw_probability: float | None = None,
     matrices: bool = False,
     style_convention: str = "fastchat",
-) -> dict:
+) -> Leaderboard:
     """Leaderboard of the (already filtered) battles; see the module docstring.
 
     ``excluded``: counts of battles the caller filtered out, passed through
@@ -320,7 +335,7 @@ def compute_leaderboard(
         )
     else:
         points = lo = hi = np.zeros(K)
-        ci_used, extra = ci, [dict() for _ in range(K)]
+        ci_used, extra = ci, [None] * K
     provisional = unplaced if method == "bt" else np.zeros(K, dtype=bool)
     if provisional.any():
         n_prov = int(provisional.sum())
@@ -366,58 +381,54 @@ def compute_leaderboard(
             continue
         wins, losses = int(counts["wins"][m]), int(counts["losses"][m])
         decisive = wins + losses
-        row = {
-            "model": table.models[m],
-            "battles": int(counts["battles"][m]),
-            "wins": wins,
-            "losses": losses,
-            "ties": int(counts["ties"][m]),
-            "both_bad": int(counts["both_bad"][m]),
-            "win_rate": (wins / decisive) if decisive else None,
-            "rating": float(points[m]),
-            "ci": [None, None] if provisional[m] else [float(lo[m]), float(hi[m])],
-            "rank": int(rank[m]),
-            "provisional": bool(provisional[m]),
-            "style_controlled": None,
-        }
-        row.update(extra[m])
+        styled = None
         if style is not None and style["present"][m]:
             srank = int(style["rank"][m])
-            row["style_controlled"] = {
-                "rating": float(style["points"][m]),
-                "ci": [float(style["lo"][m]), float(style["hi"][m])],
-                "rank": srank,
-                "rank_shift": int(rank[m]) - srank,
-                "provisional": bool(unplaced[m]),
-            }
-        rows.append(row)
-    rows.sort(key=lambda r: (-r["rating"], r["model"]))
+            styled = StyleRating(
+                rating=float(style["points"][m]),
+                ci=(float(style["lo"][m]), float(style["hi"][m])),
+                rank=srank,
+                rank_shift=int(rank[m]) - srank,
+                provisional=bool(unplaced[m]),
+            )
+        rows.append(ModelRating(
+            model=table.models[m],
+            battles=int(counts["battles"][m]),
+            wins=wins,
+            losses=losses,
+            ties=int(counts["ties"][m]),
+            both_bad=int(counts["both_bad"][m]),
+            win_rate=(wins / decisive) if decisive else None,
+            rating=float(points[m]),
+            ci=None if provisional[m] else (float(lo[m]), float(hi[m])),
+            rank=int(rank[m]),
+            provisional=bool(provisional[m]),
+            style_controlled=styled,
+            trueskill=extra[m],
+        ))
+    rows.sort(key=lambda r: (-r.rating, r.model))
 
-    battles_excluded = {key: 0 for key in EXCLUSION_KEYS}
-    for key, value in (excluded or {}).items():
-        battles_excluded[key] = int(value)
-    battles_excluded["missing_style"] = battles_excluded.get("missing_style", 0) + int(missing_style)
+    battles_excluded = dict(excluded or {})
+    battles_excluded["missing_style"] = int(battles_excluded.get("missing_style", 0)) + int(missing_style)
 
     anchor_out = None
     if anchor is not None and anchor[0] in table.models and present[table.models.index(anchor[0])]:
-        anchor_out = {"model": anchor[0], "rating": float(anchor[1])}
+        anchor_out = Anchor(anchor[0], float(anchor[1]))
 
-    result = {
-        "method": method,
-        "ci": ci_used,
-        "rounds": rounds if ci_used == "bootstrap" else None,
-        "seed": seed,
-        "anchor": anchor_out,
-        "battles_used": table.n,
-        "style_control": bool(style_control),
-        "style_convention": style_convention,
-        "style_battles_used": None if style is None else style["battles_used"],
-        "battles_excluded": battles_excluded,
-        "models": rows,
-        "style_coefficients": None if style is None else style["coefficients"],
-        "position_bias": position_bias(table),
-        "notes": notes,
-    }
-    if matrices:
-        result["matrices"] = pairwise_matrices(table)
-    return result
+    return Leaderboard(
+        method=method,
+        ci=ci_used,
+        rounds=rounds if ci_used == "bootstrap" else None,
+        seed=seed,
+        anchor=anchor_out,
+        battles_used=table.n,
+        style_control=bool(style_control),
+        style_battles_used=None if style is None else style["battles_used"],
+        battles_excluded=Exclusions.of(battles_excluded),
+        models=tuple(rows),
+        style_coefficients=None if style is None else style["coefficients"],
+        position_bias=_position_bias(table),
+        notes=tuple(notes),
+        matrices=PairwiseMatrices.from_json(pairwise_matrices(table)) if matrices else None,
+        style_convention=style_convention,
+    )

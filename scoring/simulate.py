@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .battles_table import STYLE_FEATURES, BattleTable
+from .results import Leaderboard
 
 # name, strength (before centring), tokens, emoji, header, list, bold (mean counts)
 _ROSTER: tuple[tuple[str, float, float, float, float, float, float], ...] = (
@@ -165,7 +166,7 @@ def simulate_arena(
 
 
 def compare_to_truth(
-    result: dict,
+    result: Leaderboard | dict,
     true_ratings: dict[str, float],
     twin: str | None = TWIN,
     base: str | None = BASE,
@@ -178,7 +179,10 @@ def compare_to_truth(
     """
     from scipy.stats import spearmanr
 
-    rows = {r["model"]: r for r in result["models"]}
+    # read through the JSON form (a Leaderboard's, or one given as such): this comparison
+    # is printed by ``blindside simulate --json`` in that shape
+    data = result.to_json() if isinstance(result, Leaderboard) else result
+    rows = {r["model"]: r for r in data["models"]}
     common = [m for m in true_ratings if m in rows]
     truth = np.array([true_ratings[m] for m in common])
     raw = np.array([rows[m]["rating"] for m in common])

@@ -178,7 +178,9 @@ async def test_history_keeps_an_unvoted_battle_anonymous_even_to_a_search(fake_p
         await wait_for(pilot, lambda: history.query_one(DataTable).row_count == 1, what="the history row")
         assert_anonymous(all_text(app), fake_provider, "the history screen")
         history.query_one(Input).value = NAMES["ok-left"]
-        await pilot.pause(0.6)  # the search waits for typing to pause
+        history.load()  # (typing starts the same search after a pause)
+        await app.workers.wait_for_complete()  # the search runs in a worker thread
+        await pilot.pause()
         assert history.query_one(DataTable).row_count == 0, "a name search found the unvoted battle"
         await pilot.press("escape")
         assert app.screen is battle_screen

@@ -48,7 +48,7 @@ async def test_send_stream_vote_reveal_store_and_leaderboard(fake_provider, tmp_
         assert isinstance(board, LeaderboardScreen)
         await wait_for(pilot, lambda: board.result is not None and not board.computing, what="leaderboard")
         assert board.query_one(DataTable).row_count == 2
-        assert {m["model"]: m["wins"] for m in board.result["models"]} == {left: 1, right: 0}
+        assert {m.model: m.wins for m in board.result.models} == {left: 1, right: 0}
 
         # A second vote: the live ratings and a freshly opened leaderboard count both.
         await pilot.press("escape", "n")
@@ -57,11 +57,11 @@ async def test_send_stream_vote_reveal_store_and_leaderboard(fake_provider, tmp_
         generation = app.ratings_generation
         await pilot.press("t")
         await wait_for(pilot, lambda: app._ratings_shown_generation > generation, what="live ratings")
-        assert sum(m["battles"] for m in app.ratings["models"]) == 4  # two battles, two sides each
+        assert sum(m.battles for m in app.ratings.models) == 4  # two battles, two sides each
         await pilot.press("l")
         board = app.screen
         await wait_for(pilot, lambda: board.result is not None and not board.computing, what="leaderboard")
-        assert board.result["battles_used"] == 2
+        assert board.result.battles_used == 2
 
 
 async def test_leaderboard_open_during_a_vote_recomputes(fake_provider, tmp_path):
@@ -74,9 +74,9 @@ async def test_leaderboard_open_during_a_vote_recomputes(fake_provider, tmp_path
         await pilot.press("l")
         board = app.screen
         await wait_for(pilot, lambda: board.result is not None and not board.computing)
-        assert board.result["battles_used"] == 0
+        assert board.result.battles_used == 0
         battle_screen.action_vote("model_b")  # e.g. a vote from the command palette
-        await wait_for(pilot, lambda: board.result["battles_used"] == 1, what="recompute after the vote")
+        await wait_for(pilot, lambda: board.result.battles_used == 1, what="recompute after the vote")
         assert board.query_one(DataTable).row_count == 2
 
 
@@ -249,11 +249,16 @@ async def test_answers_follow_the_stream_until_the_user_scrolls_up(fake_provider
 
 
 def test_a_rating_the_votes_cannot_place_yet_is_not_shown_as_a_number():
+    from scoring.results import ModelRating
     from tui.screens.battle import describe_move
 
-    settled = {"rating": 1012.4, "ci": [990.0, 1030.0], "battles": 40}
-    moved = {"rating": 1020.2, "ci": [1000.0, 1040.0], "battles": 41}
-    one_vote = {"rating": 2123.0, "ci": [-5000.0, 9000.0], "battles": 1}
+    def entry(rating, ci, battles):
+        return ModelRating(model="m", battles=battles, wins=battles, losses=0, ties=0, both_bad=0, win_rate=1.0,
+                           rating=rating, ci=ci, rank=1)
+
+    settled = entry(1012.4, (990.0, 1030.0), 40)
+    moved = entry(1020.2, (1000.0, 1040.0), 41)
+    one_vote = entry(2123.0, (-5000.0, 9000.0), 1)
     assert describe_move("m", settled, moved) == "m 1012 → 1020 (+8)"
     assert describe_move("m", None, one_vote) == "m new → not settled yet (1 vote)"
     assert describe_move("m", one_vote, moved) == "m not settled yet (1 vote) → 1020"

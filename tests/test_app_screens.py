@@ -34,6 +34,12 @@ def stored_battles(db) -> None:
         ])
 
 
+async def searched(app, pilot) -> None:
+    """Let the history search (a thread worker) finish and its rows reach the table."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_history_hides_unvoted_models_even_from_search_and_votes_from_detail(fake_provider, tmp_path):
     db = tmp_path / "votes.db"
     stored_battles(db)
@@ -42,6 +48,7 @@ async def test_history_hides_unvoted_models_even_from_search_and_votes_from_deta
         await pilot.press("escape", "h")
         history = app.screen
         assert isinstance(history, HistoryScreen)
+        await searched(app, pilot)
         table = history.query_one(DataTable)
         rows = {table.get_row_at(i)[1].plain: table.get_row_at(i) for i in range(table.row_count)}
         assert rows["Write a haiku"][3].plain == HIDDEN
@@ -50,9 +57,11 @@ async def test_history_hides_unvoted_models_even_from_search_and_votes_from_deta
         # a search by model name must not surface the unvoted battle (it would tell who answered)
         history.query_one("#history-search").value = "beta"
         history.load()
+        await searched(app, pilot)
         assert [table.get_row_at(i)[1].plain for i in range(table.row_count)] == ["Capital of France?"]
         history.query_one("#history-search").value = "haiku"
         history.load()
+        await searched(app, pilot)
         assert table.row_count == 1
 
         table.focus()
@@ -68,6 +77,7 @@ async def test_history_hides_unvoted_models_even_from_search_and_votes_from_deta
         assert db_rows(db, "SELECT winner, voter FROM votes WHERE battle_id = 'open1'") == [("model_b", "tester")]
         assert "Model B · alpha-model" in all_text(app)
         await pilot.press("escape")
+        await searched(app, pilot)
         assert history.query_one(DataTable).get_row_at(0)[3].plain == "beta-model vs alpha-model"
 
 
@@ -91,20 +101,51 @@ async def test_leaderboard_switches_method_and_filters(fake_provider, tmp_path):
             await wait_for(pilot, lambda: board.result is not None and not board.computing, what="leaderboard")
             return board.result
 
-        assert (await settled())["method"] == "bt"
-        assert board.result["style_coefficients"] is not None
+        assert (await settled()).method == "bt"
+        assert board.result.style_coefficients is not None
         for key, method in (("2", "elo"), ("3", "trueskill"), ("1", "bt")):
             await pilot.press(key)
-            await wait_for(pilot, lambda: board.request["method"] == method, what="the method")
-            assert (await settled())["method"] == method
-            assert board.query_one(DataTable).row_count == 3
+            await wait_for(pilot, lambda: board.request.method == method, what="the method")
+            assert (await settled()).method == method
+            assert board.query_one("#lb-table", DataTable).row_count == 3
         board.query_one("#lb-category").value = "coding"
-        await wait_for(pilot, lambda: board.request["category"] == "coding", what="the filter")
-        assert (await settled())["battles_used"] == 15
+        await wait_for(pilot, lambda: board.request.category == "coding", what="the filter")
+        assert (await settled()).battles_used == 15
         board.query_one("#lb-voter").value = "bob"
-        await wait_for(pilot, lambda: board.request["voter"] == "bob", what="the filter")
-        assert (await settled())["battles_used"] == 5
+        await wait_for(pilot, lambda: board.request.voter == "bob", what="the filter")
+        assert (await settled()).battles_used == 5
         assert "category coding" in str(board.query_one("#lb-status").render())
+
+
+async def test_leaderboard_shows_the_pairwise_matrices_on_m(fake_provider, tmp_path):
+    db = tmp_path / "votes.db"
+    hostile = "evil\x1b[2J\nname" + "x" * 10_000
+    pairs = [("m1", "m2", "model_a")] * 3 + [("m2", "m1", "model_a"), ("m1", hostile, "tie"), (hostile, "m2", "model_b")]
+    with Store(db) as store:
+        store.insert_battles(NewBattle(id=f"b{i}", model_a=a, model_b=b, winner=w, source="import",
+                                       created=f"2025-01-01T00:00:{i:02d}+00:00")
+                             for i, (a, b, w) in enumerate(pairs))
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6"), db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "l")
+        board = app.screen
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert board.result is not None and not board.computing
+        names = [board.query_one("#lb-table", DataTable).get_row_at(i)[1].plain for i in range(3)]
+        evil = next(n for n in names if n.startswith("evil"))
+        assert evil.startswith("evil␛[2J␊name") and len(evil) == 40 and evil.endswith("…")
+        assert not board.query_one("#lb-matrices").display
+        await pilot.press("m")
+        assert board.query_one("#lb-matrices").display and not board.query_one("#lb-body").display
+        grid = board.query_one("#lb-matrix", DataTable)
+        order = board.result.matrices.models
+        cells = {row[0].plain.split(" ", 1)[1]: [c.plain for c in row[1:]]
+                 for row in (grid.get_row_at(i) for i in range(grid.row_count))}
+        i, j = order.index("m1"), order.index("m2")
+        assert cells["m1"][j] == "75% (4)" and cells["m2"][i] == "25% (4)" and cells["m1"][i] == "–"
+        await pilot.press("m")
+        assert board.query_one("#lb-body").display and not board.query_one("#lb-matrices").display
 
 
 async def test_models_screen_checks_every_model_at_once(fake_provider, tmp_path):

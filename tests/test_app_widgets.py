@@ -8,6 +8,7 @@ import pytest
 from rich.text import Text
 from textual.app import App
 
+from scoring.results import ModelRating, StyleRating
 from tests.fake_provider import expected_text
 from tui.widgets.markdown_view import CODE_CHUNK_LINES, MarkdownView
 from tui.widgets.rating_chart import draw_interval_chart
@@ -88,12 +89,15 @@ def test_printable_replaces_control_characters_only():
     assert isinstance(plain("x"), Text)
 
 
+def rated(model: str, rating: float, ci: tuple[float, float], styled: tuple[float, tuple] | None = None):
+    """A leaderboard entry with just what the chart reads."""
+    style = None if styled is None else StyleRating(rating=styled[0], ci=styled[1], rank=1, rank_shift=0)
+    return ModelRating(model=model, battles=10, wins=5, losses=5, ties=0, both_bad=0, win_rate=0.5,
+                       rating=rating, ci=ci, rank=1, style_controlled=style)
+
+
 def test_rating_chart_puts_each_interval_on_one_shared_axis():
-    models = [
-        {"model": "wide", "rating": 1000, "ci": [900, 1100],
-         "style_controlled": {"rating": 1050, "ci": [1000, 1100]}},
-        {"model": "narrow", "rating": 1100, "ci": [1090, 1110], "style_controlled": None},
-    ]
+    models = [rated("wide", 1000, (900, 1100), (1050, (1000, 1100))), rated("narrow", 1100, (1090, 1110))]
     lines = draw_interval_chart(models, width=60).plain.splitlines()
     assert len(lines) == 4  # wide raw, wide style, narrow raw, axis
     bars = [line[line.index("├"):line.index("┤") + 1] for line in lines[:3]]
@@ -104,13 +108,20 @@ def test_rating_chart_puts_each_interval_on_one_shared_axis():
     assert lines[3].split() == ["900", "1110"]
 
 
+def test_rating_chart_escapes_and_shortens_model_names():
+    models = [rated("evil\x1b[2J\nname" + "x" * 10_000, 1000, (900, 1100)), rated("ok", 1050, (1000, 1100))]
+    lines = draw_interval_chart(models, width=80).plain.splitlines()
+    assert len(lines) == 3  # two models and the axis: the newline did not add a row
+    assert lines[0].startswith("evil␛[2J␊namexxx") and "\x1b" not in lines[0]
+    assert all(len(line) <= 80 for line in lines)
+
+
 def test_rating_chart_without_ratings_says_so():
     assert "No ratings yet" in draw_interval_chart([], 60).plain
 
 
 def test_rating_chart_gives_other_scales_their_own_axis():
-    models = [{"model": "m1", "rating": 25.0, "ci": [20.0, 30.0], "style_controlled": {"rating": 1000, "ci": [950, 1050]}},
-              {"model": "m2", "rating": 22.0, "ci": [18.0, 26.0], "style_controlled": {"rating": 980, "ci": [930, 1030]}}]
+    models = [rated("m1", 25.0, (20.0, 30.0), (1000, (950, 1050))), rated("m2", 22.0, (18.0, 26.0), (980, (930, 1030)))]
     lines = draw_interval_chart(models, 60, same_scale=False).plain.splitlines()
     assert "style-controlled (Bradley-Terry scale)" in lines
     axes = [line.split() for line in lines if line.strip() and line.split()[0].isdigit()]

@@ -13,7 +13,7 @@ from battles.store import NewBattle, ResponseRecord, Store
 from tui.cli import main
 
 
-REAL_VOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+REAL_VOTES = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +163,75 @@ def test_leaderboard_on_real_votes_shows_the_maverick_gap(tmp_path, capsys, real
     assert out["models"][0]["style_controlled"] is None
     assert out["style_coefficients"] is None
     assert out["battles_excluded"]["missing_style"] == len(real_votes_rows)
+
+
+def _vote_log(path: Path, battles: list[tuple[str, str, str]]) -> Path:
+    """An arena-style CSV vote log (id, model_a, model_b, winner), as ``blindside import`` reads it."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "model_a", "model_b", "winner"])
+        for i, (a, b, winner) in enumerate(battles):
+            writer.writerow([f"v{i}", a, b, winner])
+    return path
+
+
+HOSTILE_NAMES = ("clear\x1b[2Jscreen", "title\x1b]0;T\x07bell", "two\nlines", "x" * 10_000)
+
+
+def test_leaderboard_text_escapes_hostile_model_names_from_an_import(tmp_path, capsys):
+    names = ("plain-model",) + HOSTILE_NAMES
+    battles = [(a, b, winner) for a in names for b in names if a != b for winner in ("model_a", "model_b", "tie")]
+    log = _vote_log(tmp_path / "votes.csv", battles)
+    db = tmp_path / "votes.db"
+    assert main(["import", str(log), "--db", str(db)]) == 0
+    capsys.readouterr()
+    for extra in ([], ["--matrices"], ["--method", "elo"]):
+        assert main(["leaderboard", "--db", str(db), "--ci", "sandwich", *extra]) == 0
+        text = capsys.readouterr().out
+        assert "\x1b" not in text and "\x07" not in text
+        assert "clear␛[2Jscreen" in text and "title␛]0;T␇bell" in text and "two␊lines" in text
+        assert not any(line.startswith("lines") for line in text.splitlines())  # the newline did not break a row
+        assert max(len(line) for line in text.splitlines()) < 400  # the 10,000-character name is shortened
+        assert "x" * 30 + "…" in text
+    # the JSON keeps every name exactly as imported
+    out = _json_output(capsys, ["leaderboard", "--db", str(db), "--ci", "sandwich", "--json"])
+    assert {m["model"] for m in out["models"]} == set(names)
+
+
+def test_matrices_in_text_and_json(tmp_path, capsys):
+    log = _vote_log(tmp_path / "votes.csv", [("m1", "m2", "model_a")] * 3 + [("m2", "m1", "model_a")]
+                    + [("m1", "m3", "tie"), ("m3", "m1", "model_b")])
+    db = tmp_path / "votes.db"
+    assert main(["import", str(log), "--db", str(db)]) == 0
+    capsys.readouterr()
+    out = _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--ci", "sandwich", "--matrices"])
+    mats = out["matrices"]
+    order = mats["models"]
+    i, j, k = (order.index(m) for m in ("m1", "m2", "m3"))
+    assert mats["battles"][i][j] == 4 and mats["battles"][i][k] == 2 and mats["battles"][j][k] == 0
+    assert mats["wins"][i][j] == 3 and mats["wins"][j][i] == 1 and mats["wins"][i][k] == 1
+    assert mats["win_rate"][i][j] == 0.75 and mats["win_rate"][i][k] == 1.0 and mats["win_rate"][j][k] is None
+    assert "matrices" not in _json_output(capsys, ["leaderboard", "--db", str(db), "--json", "--ci", "sandwich"])
+
+    assert main(["leaderboard", "--db", str(db), "--ci", "sandwich", "--matrices"]) == 0
+    text = capsys.readouterr().out
+    win_part = text.split("Win rate of the row model")[1].split("Battles between")[0]
+    rows = {line.split()[1]: line.split()[2:] for line in win_part.splitlines() if line.split()[:1] and line.split()[0].isdigit()}
+    assert rows["m1"][j] == "75%" and rows["m2"][i] == "25%" and rows["m1"][k] == "100%" and rows["m2"][k] == "–"
+
+
+def _heavy_modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    probe = code + "; import sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split()) & {"numpy", "scipy", "trueskill"}
+
+
+def test_help_the_result_types_and_the_app_screens_load_no_rating_math():
+    assert _heavy_modules_after("from tui.cli import build_parser; build_parser().format_help()") == set()
+    assert _heavy_modules_after("import scoring, scoring.results, tui.rating_format, tui.leaderboard_text") == set()
+    # (the store's sqlite_utils imports numpy when it is installed; scipy stays out)
+    assert "scipy" not in _heavy_modules_after(
+        "import tui.app, tui.screens.leaderboard, tui.screens.battle, tui.screens.history")

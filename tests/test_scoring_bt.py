@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from scoring import bt
 from scoring.battles_table import BattleTable
-from scoring.leaderboard import compute_leaderboard
+from scoring.leaderboard import compute_leaderboard as compute_board
 from scoring.simulate import simulate_arena
 from tests.scoring_helpers import (
     LLAMA_EXPERIMENTAL,
@@ -19,6 +19,11 @@ from tests.scoring_helpers import (
     independent_bt_fit,
     real_votes,
 )
+
+
+def compute_leaderboard(table, **kw) -> dict:
+    """The leaderboard in its JSON form (``blindside leaderboard --json``): the numbers users read."""
+    return compute_board(table, **kw).to_json()
 
 
 def table(pairs):

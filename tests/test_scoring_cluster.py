@@ -62,7 +62,7 @@ def without_clusters(t: BattleTable) -> BattleTable:
 
 def board(t, **kw):
     kw.setdefault("style_control", False)
-    result = compute_leaderboard(t, seed=1, **kw)
+    result = compute_leaderboard(t, seed=1, **kw).to_json()
     by = {r["model"]: r for r in result["models"]}
     raw = np.array([by[m]["rating"] for m in MODELS])
     ci = np.array([by[m]["ci"] for m in MODELS])

@@ -6,10 +6,16 @@ import trueskill
 
 from scoring.battles_table import BattleTable
 from scoring.elo import bootstrap_online_elo, online_elo
-from scoring.leaderboard import compute_leaderboard
+from scoring.leaderboard import compute_leaderboard as compute_board
 from scoring.simulate import simulate_arena
 from scoring.trueskill_ratings import TrueSkillTable, make_env, match_quality, trueskill_fit, trueskill_ratings
 from tests.scoring_helpers import board
+
+
+def compute_leaderboard(table, **kw) -> dict:
+    """The leaderboard in its JSON form (``blindside leaderboard --json``): the numbers users read."""
+    return compute_board(table, **kw).to_json()
+
 
 # ------------------------------------------------------------------ Elo
 
@@ -125,6 +131,7 @@ def test_match_quality_matches_package_and_formula():
     assert match_quality((25.0, 3.0), (25.0, 3.0)) > match_quality((25.0, 3.0), (29.0, 3.0))
     assert match_quality(trueskill.Rating(25, 3), trueskill.Rating(25, 3)) == pytest.approx(
         match_quality((25, 3), (25, 3))
+
     )
 
 

@@ -7,9 +7,14 @@ import pytest
 
 from scoring import bt
 from scoring.battles_table import STYLE_FEATURES, BattleTable
-from scoring.leaderboard import compute_leaderboard
+from scoring.leaderboard import compute_leaderboard as compute_board
 from scoring.simulate import BASE, TWIN, compare_to_truth, simulate_arena
 from tests.scoring_helpers import board, half_width
+
+
+def compute_leaderboard(table, **kw) -> dict:
+    """The leaderboard in its JSON form (``blindside leaderboard --json``): the numbers users read."""
+    return compute_board(table, **kw).to_json()
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def small_arena():
 
 def test_arena_rank_convention_matches_its_published_definition(small_arena):
     ratings, coefficients = arena_rank_reference(small_arena)
-    board = compute_leaderboard(small_arena.table(), ci="sandwich", style_convention="arena-rank")
+    board = compute_leaderboard(small_arena.table(), ci="sandwich", style_convention="arena-rank").to_json()
     assert board["style_convention"] == "arena-rank"
     ours = {r["model"]: r["style_controlled"]["rating"] for r in board["models"]}
     assert ours.keys() == ratings.keys()
@@ -75,7 +75,7 @@ def test_arena_rank_convention_matches_its_published_definition(small_arena):
 def test_arena_rank_weights_are_not_the_fastchat_loss(small_arena):
     """The pin above must be able to fail: FastChat's convention gives other numbers."""
     ratings, _ = arena_rank_reference(small_arena)
-    fastchat = compute_leaderboard(small_arena.table(), ci="sandwich")
+    fastchat = compute_leaderboard(small_arena.table(), ci="sandwich").to_json()
     assert fastchat["style_convention"] == "fastchat"
     gaps = [abs(r["style_controlled"]["rating"] - ratings[r["model"]]) for r in fastchat["models"]]
     assert max(gaps) > 1.0
@@ -84,8 +84,8 @@ def test_arena_rank_weights_are_not_the_fastchat_loss(small_arena):
 def test_arena_rank_defaults_shrink_the_coefficients_and_keep_the_chatty_twin_ahead():
     arena = simulate_arena(20_000, seed=7)
     table = arena.table()
-    fastchat = compute_leaderboard(table, ci="sandwich")
-    arena_rank = compute_leaderboard(table, ci="sandwich", style_convention="arena-rank")
+    fastchat = compute_leaderboard(table, ci="sandwich").to_json()
+    arena_rank = compute_leaderboard(table, ci="sandwich", style_convention="arena-rank").to_json()
     for feature in ("length", "emoji"):
         fc = fastchat["style_coefficients"][feature]["log_odds_per_sd"]
         ar = arena_rank["style_coefficients"][feature]["log_odds_per_sd"]
@@ -101,7 +101,7 @@ def test_arena_rank_defaults_shrink_the_coefficients_and_keep_the_chatty_twin_ah
 
 @pytest.mark.parametrize("ci", ["sandwich", "bootstrap"])
 def test_arena_rank_intervals(small_arena, ci):
-    board = compute_leaderboard(small_arena.table(), ci=ci, rounds=30, style_convention="arena-rank")
+    board = compute_leaderboard(small_arena.table(), ci=ci, rounds=30, style_convention="arena-rank").to_json()
     for row in board["models"]:
         sc = row["style_controlled"]
         assert sc["ci"][0] < sc["rating"] < sc["ci"][1]
@@ -116,7 +116,7 @@ def test_unknown_convention_is_refused(small_arena):
 
 
 def test_convention_with_no_battles():
-    board = compute_leaderboard(BattleTable.from_records([], [], []), style_convention="arena-rank")
+    board = compute_leaderboard(BattleTable.from_records([], [], []), style_convention="arena-rank").to_json()
     assert board["style_convention"] == "arena-rank" and board["models"] == []
 
 

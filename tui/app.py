@@ -19,18 +19,18 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import get_current_worker
 
 from battles.config import Config
 from battles.errors import BlindsideError
 from battles.store import Store
+from scoring.results import Leaderboard, LeaderboardRequest
 
 if TYPE_CHECKING:  # httpx loads in the start-up thread, after the first paint
     import httpx
 
 # The ratings shown at the reveal ("before -> after"): plain Bradley-Terry with the analytic
 # (sandwich) interval, cheap enough to recompute after every vote.
-LIVE_RATINGS = dict(method="bt", ci="sandwich", rounds=1, style_control=False)
+LIVE_RATINGS = LeaderboardRequest(method="bt", ci="sandwich", rounds=1, style_control=False)
 
 # Written (with the time) once the first screen is painted: lets bench/ time a cold start.
 READY_FILE_ENV = "BLINDSIDE_READY_FILE"
@@ -53,7 +53,7 @@ class RatingsUpdate:
     result computed after its vote from an older one that finished late."""
 
     generation: int
-    result: dict | None
+    result: Leaderboard | None
     error: str | None = None
 
 
@@ -70,7 +70,7 @@ class BlindsideApp(App[None]):
 
     def __init__(self, config: Config, store: Store, *, voter: str | None = None, prompts: str | None = None,
                  seed: int | None = None, client: httpx.AsyncClient | None = None,
-                 live_ratings: dict | None = None, lineup_report=None) -> None:
+                 live_ratings: LeaderboardRequest | None = None, lineup_report=None) -> None:
         super().__init__()
         self.config = config
         self.lineup_report = lineup_report  # battles.lineup.LineupReport when no config named models
@@ -79,11 +79,11 @@ class BlindsideApp(App[None]):
         self.prompts = prompts
         self.seed = seed
         self.client = client
-        self.live_ratings = live_ratings or LIVE_RATINGS  # LeaderboardRequest fields
+        self.live_ratings = live_ratings or LIVE_RATINGS
         self.arena = None  # battles.engine.Arena, built in a thread at start-up
         self._own_client: httpx.AsyncClient | None = None
         self._switch_interval = sys.getswitchinterval()
-        self.ratings: dict | None = None  # latest live ratings (None until first computed)
+        self.ratings: Leaderboard | None = None  # latest live ratings (None until first computed)
         self.ratings_generation = 0  # refreshes started
         self._ratings_shown_generation = 0  # the refresh self.ratings comes from
         self.ratings_changed: Signal[RatingsUpdate] = Signal(self, "ratings_changed")
@@ -196,24 +196,18 @@ class BlindsideApp(App[None]):
 
     def refresh_ratings(self) -> int:
         """Recompute the live ratings in a thread; returns the generation that result will carry."""
+        from tui.leaderboard_data import rate_in_thread
+
         self.ratings_generation += 1
-        self._compute_ratings(self.ratings_generation)
-        return self.ratings_generation
+        generation = self.ratings_generation
 
-    @work(thread=True, group="ratings")
-    def _compute_ratings(self, generation: int) -> None:
-        # A connection of its own: sqlite connections are not shared across threads here.
-        # numpy and the rating math are imported here, off the event loop and after first paint.
-        try:
-            from tui.leaderboard_data import LeaderboardRequest, load_leaderboard
+        def deliver(_request, board: Leaderboard | None, error: tuple[str, str] | None) -> None:
+            reason = None if error is None else f"ratings could not be computed ({error[0]})"
+            self._ratings_ready(RatingsUpdate(generation, board, reason))
 
-            with Store(self.store.path) as store:
-                result = load_leaderboard(store, LeaderboardRequest(**self.live_ratings))
-            update = RatingsUpdate(generation, result)
-        except Exception as exc:  # a rating failure must never take the battle down
-            update = RatingsUpdate(generation, None, f"ratings could not be computed ({type(exc).__name__})")
-        if not get_current_worker().is_cancelled:
-            self.call_from_thread(self._ratings_ready, update)
+        # numpy and the rating math load in that thread, off the event loop and after first paint
+        rate_in_thread(self, self.store.path, self.live_ratings, deliver, group="ratings")
+        return generation
 
     def _ratings_ready(self, update: RatingsUpdate) -> None:
         if update.result is not None and update.generation >= self._ratings_shown_generation:

@@ -1,68 +1,35 @@
 """Plain-text rendering of leaderboard results (no Textual: usable from the CLI).
 
-``render_leaderboard(result)`` takes the dict from
-``scoring.leaderboard.compute_leaderboard``; ``render_simulation(result,
-arena)`` puts a simulated arena's truth beside the raw and style-controlled
-boards.
-
-A provisional model (one the votes cannot place yet: it has only won or only
-lost, so its Bradley-Terry rating is unbounded) shows its placeholder rating
-with a ``?`` suffix and ``not placed yet`` instead of an interval.
+``render_leaderboard(board)`` takes the ``scoring.results.Leaderboard`` from
+``scoring.leaderboard.compute_leaderboard``; ``render_matrices(matrices)`` prints the pairwise
+win-rate and battle-count matrices; ``render_simulation(board, arena)`` puts a simulated
+arena's truth beside the raw and style-controlled boards. Every rating, interval and name goes
+through ``tui.rating_format`` (the display rules the screens use too).
 """
 
 from __future__ import annotations
 
-from scoring.leaderboard import describe_style_coefficient
-from scoring.simulate import SimulatedArena, compare_to_truth
+from scoring.results import Leaderboard, PairwiseMatrices
+from tui.rating_format import (
+    COEFFICIENTS_HEADING,
+    NONE,
+    coefficient_line,
+    exclusions_text,
+    interval_method,
+    interval_text,
+    is_placed,
+    method_name,
+    model_name,
+    number,
+    position_bias_lines,
+    rating_text,
+    shift_text,
+    win_rate_text,
+)
 
-_METHOD_NAMES = {"bt": "Bradley-Terry", "elo": "online Elo", "trueskill": "TrueSkill"}
-_CI_NAMES = {
-    "bootstrap": "95% bootstrap intervals",
-    "sandwich": "95% sandwich intervals",
-    "trueskill_3sigma": "mu +- 3 sigma",
-}
-_EXCLUDED_NAMES = {
-    "error": "error",
-    "identity_leak": "identity leak",
-    "unvoted": "unvoted",
-    "missing_style": "missing style features",
-}
-
-
-UNPLACED = "not placed yet"
-PROVISIONAL_LEGEND = "?: provisional, the votes cannot place this model yet (see the note below)."
-
-
-def _unplaced(ci) -> bool:
-    """An interval with an open end ([None, None]): the model is provisional."""
-    return ci is not None and any(v is None for v in ci)
-
-
-def _fmt_rating(x: float | None, trueskill: bool = False, provisional: bool = False) -> str:
-    if x is None:
-        return "-"
-    text = f"{x:.1f}" if trueskill else f"{x:.0f}"
-    return text + "?" if provisional else text
-
-
-def _fmt_ci(ci, trueskill: bool = False) -> str:
-    if ci is None:
-        return "-"
-    if _unplaced(ci):
-        return UNPLACED
-    if trueskill:
-        return f"[{ci[0]:.1f}, {ci[1]:.1f}]"
-    return f"[{ci[0]:.0f}, {ci[1]:.0f}]"
-
-
-def _fmt_shift(shift: int | None) -> str:
-    if shift is None:
-        return ""
-    if shift > 0:
-        return f"↑{shift}"
-    if shift < 0:
-        return f"↓{-shift}"
-    return "="
+UNPLACED_LEGEND = f"{NONE}: the votes cannot place this model yet (see the note below)."
+# the matrix columns are numbered; the row label says which model a number stands for
+MATRIX_NAME_WIDTH = 24
 
 
 def _table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
@@ -89,51 +56,34 @@ _CONVENTION_WORDS = {
 }
 
 
-def render_leaderboard(result: dict) -> str:
+def render_leaderboard(board: Leaderboard) -> str:
     """Rank, model, battles, win rate, rating [interval], style-controlled
     rating [interval], rank and shift; then style coefficients in words,
     position bias and exclusions."""
-    method = result.get("method", "bt")
-    ts = method == "trueskill"
-    ci_name = _CI_NAMES.get(result.get("ci"), str(result.get("ci")))
-    if result.get("ci") == "bootstrap" and result.get("rounds"):
-        ci_name += f" ({result['rounds']} rounds)"
-    out = [
-        f"Leaderboard: {_METHOD_NAMES.get(method, method)}, {ci_name}, "
-        f"{result.get('battles_used', 0):,} battles"
-    ]
-    if result.get("anchor"):
-        out.append(f"Anchored: {result['anchor']['model']} = {result['anchor']['rating']:g}")
-    models = result.get("models") or []
-    has_style = any(m.get("style_controlled") for m in models)
-    headers = ["Rank", "Model", "Battles", "Win rate", "Rating", "95% CI" if not ts else "mu +- 3 sigma"]
+    ts = board.method == "trueskill"
+    out = [f"Leaderboard: {method_name(board.method)}, {interval_method(board.ci, board.rounds)}, "
+           f"{board.battles_used:,} battles"]
+    if board.anchor:
+        out.append(f"Anchored: {model_name(board.anchor.model)} = {board.anchor.rating:g}")
+    has_style = board.has_style
+    headers = ["Rank", "Model", "Battles", "Win rate", "Rating", "95% CI" if not ts else "mu ± 3 sigma"]
     align = "rlrrrl"
     if has_style:
         headers += ["Style-ctrl", "95% CI", "Rank", "Shift"]
         align += "rlrl"
     rows = []
-    any_provisional = False
-    for m in models:
-        wr = m.get("win_rate")
-        provisional = bool(m.get("provisional")) or _unplaced(m.get("ci"))
-        any_provisional |= provisional
-        row = [
-            str(m["rank"]),
-            m["model"],
-            f"{m['battles']:,}",
-            "-" if wr is None else f"{100 * wr:.1f}%",
-            _fmt_rating(m["rating"], ts, provisional),
-            _fmt_ci(m["ci"], ts),
-        ]
+    any_unplaced = False
+    for m in board.models:
+        any_unplaced |= not is_placed(m)
+        row = [str(m.rank), model_name(m.model), f"{m.battles:,}", win_rate_text(m.win_rate),
+               rating_text(m, ts), interval_text(m, ts)]
         if has_style:
-            sc = m.get("style_controlled")
-            if sc:
-                sc_provisional = bool(sc.get("provisional"))
-                any_provisional |= sc_provisional
-                row += [_fmt_rating(sc["rating"], provisional=sc_provisional), _fmt_ci(sc["ci"]), str(sc["rank"]),
-                        _fmt_shift(sc.get("rank_shift"))]
+            sc = m.style_controlled
+            if sc is not None:
+                any_unplaced |= not is_placed(sc)
+                row += [rating_text(sc), interval_text(sc), str(sc.rank), shift_text(sc.rank_shift)]
             else:
-                row += ["-", "", "", ""]
+                row += [NONE, "", "", ""]
         rows.append(row)
     if rows:
         out.extend(_table(headers, rows, align))
@@ -141,65 +91,66 @@ def render_leaderboard(result: dict) -> str:
         out.append("(no battles)")
     if has_style:
         out.append("Shift: raw rank minus style-controlled rank (↑ = ranks higher once style is controlled).")
-    if any_provisional:
-        out.append(PROVISIONAL_LEGEND)
+    if any_unplaced:
+        out.append(UNPLACED_LEGEND)
 
-    coefs = result.get("style_coefficients")
+    coefs = board.style_coefficients
     if coefs:
-        used = result.get("style_battles_used")
+        used = board.style_battles_used
         out.append("")
-        out.append(
-            "Style coefficients (log-odds per SD of the style difference, 95% CI"
-            + (f", {used:,} battles" if used is not None else "")
-            + "):"
-        )
+        out.append(COEFFICIENTS_HEADING + (f", {used:,} battles" if used is not None else "") + "):")
         width = max(len(f) for f in coefs)
-        for feature, c in coefs.items():
-            line = f"  {feature.ljust(width)}  {c['log_odds_per_sd']:+.2f} [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]  "
-            if c.get("constant"):
-                line += "(constant in these battles: not estimable)"
-            else:
-                line += describe_style_coefficient(feature, c["log_odds_per_sd"])
-            out.append(line)
-        convention = result.get("style_convention")
-        if convention:
-            out.append(f"Style convention: {convention} ({_CONVENTION_WORDS.get(convention, convention)}).")
-    elif result.get("models"):
+        out.extend("  " + coefficient_line(feature, c, width) for feature, c in coefs.items())
+        convention = board.style_convention
+        out.append(f"Style convention: {convention} ({_CONVENTION_WORDS.get(convention, convention)}).")
+    elif board.models:
         out.append("")
-        if result.get("style_control", True):
+        if board.style_control:
             out.append("Style control: not available (no style features known for these battles).")
         else:
             out.append("Style control: off.")
 
-    pb = result.get("position_bias")
-    if pb:
+    if board.position_bias:
         out.append("")
-        text = (
-            f"Position bias: the left answer won {100 * pb['left_win_rate']:.1f}% of "
-            f"{pb.get('decisive_battles', 0):,} decisive battles "
-            f"(95% CI {100 * pb['ci'][0]:.1f}-{100 * pb['ci'][1]:.1f}%; no bias = 50%)"
-        )
-        out.append(text)
-        if pb.get("adjusted_log_odds") is not None:
-            lo, hi = pb["adjusted_ci"]
-            out.append(
-                f"  adjusted for model strength: left side {pb['adjusted_log_odds']:+.3f} log-odds "
-                f"[{lo:+.3f}, {hi:+.3f}]"
-            )
+        out.extend(position_bias_lines(board.position_bias))
 
-    ex = result.get("battles_excluded") or {}
-    if ex:
+    if board.battles_excluded:
         out.append("")
-        parts = [f"{_EXCLUDED_NAMES.get(k, k.replace('_', ' '))} {v:,}" for k, v in ex.items()]
-        out.append("Excluded battles: " + ", ".join(parts))
-    for note in result.get("notes") or []:
-        out.append(f"Note: {note}")
+        out.append("Excluded battles: " + exclusions_text(board.battles_excluded))
+    for note in board.notes:
+        out.append(f"Note: {model_name(note, width=None)}")
+    if board.matrices is not None:
+        out.append("")
+        out.append(render_matrices(board.matrices))
     return "\n".join(out)
 
 
-def render_simulation(result: dict, arena: SimulatedArena, comparison: dict | None = None) -> str:
-    """Truth beside the raw and style-controlled boards of a simulated arena."""
-    cmp = comparison or compare_to_truth(result, arena.true_ratings, arena.twin, arena.base)
+def render_matrices(matrices: PairwiseMatrices) -> str:
+    """The win-rate matrix (row model's share of decisive battles against the column model)
+    and the battle-count matrix, columns numbered as the rows."""
+    models = matrices.models
+    if not models:
+        return "Pairwise matrices: no battles."
+    labels = [f"{i + 1}" for i in range(len(models))]
+    names = [f"{i + 1:>{len(labels[-1])}} {model_name(m, MATRIX_NAME_WIDTH)}" for i, m in enumerate(models)]
+    out = ["Win rate of the row model against the column model (decisive battles; – = none):"]
+    rows = [[names[i]] + [NONE if i == j or v is None else f"{100 * v:.0f}%" for j, v in enumerate(r)]
+            for i, r in enumerate(matrices.win_rate)]
+    out.extend(_table(["Model"] + labels, rows, "l" + "r" * len(models)))
+    out.append("")
+    out.append("Battles between the row and the column model:")
+    rows = [[names[i]] + [NONE if i == j else f"{v:,}" for j, v in enumerate(r)]
+            for i, r in enumerate(matrices.battles)]
+    out.extend(_table(["Model"] + labels, rows, "l" + "r" * len(models)))
+    return "\n".join(out)
+
+
+def render_simulation(board: Leaderboard, arena, comparison: dict | None = None) -> str:
+    """Truth beside the raw and style-controlled boards of a simulated arena
+    (``arena``: a ``scoring.simulate.SimulatedArena``)."""
+    from scoring.simulate import compare_to_truth
+
+    cmp = comparison or compare_to_truth(board, arena.true_ratings, arena.twin, arena.base)
     weights = ", ".join(f"{f} {w:+.2f}" for f, w in arena.style_weights.items() if w)
     out = [
         f"Simulated arena: {arena.n:,} battles, {len(arena.models)} models; "
@@ -217,10 +168,12 @@ def render_simulation(result: dict, arena: SimulatedArena, comparison: dict | No
     rows = []
     for r in cmp["models"]:
         tag = "  <- chatty twin" if r["model"] == arena.twin else ("  <- its base" if r["model"] == arena.base else "")
-        raw = _fmt_rating(r["raw"], provisional=_unplaced(r["raw_ci"]))
-        row = [r["model"] + tag, f"{r['truth']:.0f}", raw, _fmt_ci(r["raw_ci"]), str(r["raw_rank"])]
+        entry = board.model(r["model"])
+        row = [model_name(r["model"]) + tag, number(r["truth"]), rating_text(entry), interval_text(entry),
+               str(r["raw_rank"])]
         if has_style:
-            row += [f"{r['style']:.0f}", _fmt_ci(r["style_ci"]), str(r["style_rank"])]
+            styled = entry.style_controlled if entry else None
+            row += [rating_text(styled), interval_text(styled), str(r["style_rank"])]
         rows.append(row)
     out.extend(_table(headers, rows, align))
     out.append("")
@@ -235,7 +188,7 @@ def render_simulation(result: dict, arena: SimulatedArena, comparison: dict | No
             line += f", style-controlled {twin['style']:+.0f} points"
         line += f" (truth: {twin['truth']:+.0f})"
         out.append(line)
-    coefs = result.get("style_coefficients")
+    coefs = board.style_coefficients
     if coefs:
         out.append("")
         out.append("Style coefficients, recovered vs true (log-odds per SD):")
@@ -243,5 +196,5 @@ def render_simulation(result: dict, arena: SimulatedArena, comparison: dict | No
         for f, c in coefs.items():
             true = arena.true_style_log_odds_per_sd.get(f)
             t = "" if true is None else f"   truth {true:+.2f}"
-            out.append(f"  {f.ljust(width)}  {c['log_odds_per_sd']:+.2f} [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]{t}")
+            out.append(f"  {f.ljust(width)}  {c.log_odds_per_sd:+.2f} [{c.ci[0]:+.2f}, {c.ci[1]:+.2f}]{t}")
     return "\n".join(out)

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scoring.results import Leaderboard, ModelRating
 
 DATASETS = ("arena-2025",)
 DATA_FILE = "arena-human-preference-140k-votes.csv.gz"
@@ -100,9 +104,9 @@ def _last_battle_id(path) -> str | None:
     return first_field if first_field and first_field != "id" else None
 
 
-def maverick_rows(result: dict) -> dict[str, dict]:
+def maverick_rows(result: Leaderboard) -> dict[str, ModelRating]:
     """The two Maverick rows of a leaderboard result, by name (absent ones left out)."""
-    return {m["model"]: m for m in result["models"] if m["model"] in (SUBMITTED, RELEASED)}
+    return {m.model: m for m in result.models if m.model in (SUBMITTED, RELEASED)}
 
 
 def rating_gap(table, first: str, second: str, *, rounds: int, seed: int) -> tuple[float, float, float]:
@@ -131,21 +135,19 @@ def demo_board(store, *, rounds: int = 100, seed: int = 42):
     return result, table
 
 
-def maverick_lines(result: dict, table, *, rounds: int, seed: int) -> list[str]:
+def maverick_lines(result: Leaderboard, table, *, rounds: int, seed: int) -> list[str]:
     """The two Maverick variants side by side, and the gap between them with its interval."""
     lines = ["Llama 4 Maverick: the variant submitted to the leaderboard against the released weights"]
+    from tui.rating_format import interval_text, rating_text
+
     rows = maverick_rows(result)
     if len(rows) < 2:
         return lines + ["  (this database does not hold votes for both variants)"]
-    total = len(result["models"])
+    total = len(result.models)
     for name, what in ((SUBMITTED, "submitted"), (RELEASED, "released")):
         m = rows[name]
-        lo, hi = m["ci"]
-        if lo is None or hi is None:  # provisional: the votes cannot place it yet
-            where = f"rating {m['rating']:.0f}? (not placed yet)"
-        else:
-            where = f"rating {m['rating']:.0f} [{lo:.0f}, {hi:.0f}]"
-        lines.append(f"  {what:9}  {name}: {where}, rank {m['rank']} of {total}, {m['battles']:,} battles")
+        where = f"rating {rating_text(m)} {interval_text(m)}"
+        lines.append(f"  {what:9}  {name}: {where}, rank {m.rank} of {total}, {m.battles:,} battles")
     gap, lo, hi = rating_gap(table, SUBMITTED, RELEASED, rounds=rounds, seed=seed)
     lines.append(f"  gap: {gap:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}, bootstrap of {rounds} rounds)")
     return lines

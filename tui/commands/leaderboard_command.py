@@ -32,26 +32,30 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-convention", choices=("fastchat", "arena-rank"), default="fastchat",
                         help="style-control loss: FastChat's (default) or LMArena's arena-rank package "
                              "(mean loss, pair weights, penalty on the coefficients only)")
+    parser.add_argument("--matrices", action="store_true",
+                        help="add the pairwise win-rate and battle-count matrices")
 
 
 def run(args: argparse.Namespace) -> int:
     from battles.store import open_store
     from tui.leaderboard_data import LeaderboardRequest, load_leaderboard
     from tui.leaderboard_text import render_leaderboard
+    from tui.rating_format import model_name
 
     request = LeaderboardRequest(
         method=args.method, ci=args.ci, rounds=args.rounds, style_control=args.style_control,
         anchor=args.anchor, category=args.category, voter=args.voter,
-        include_leaks=args.include_leaks, seed=args.seed, style_convention=args.style_convention)
+        include_leaks=args.include_leaks, seed=args.seed, matrices=args.matrices,
+        style_convention=args.style_convention)
     with open_store(getattr(args, "db", None)) as store:
-        result = load_leaderboard(store, request)
-    if args.anchor and args.anchor[0] not in {m["model"] for m in result["models"]}:
-        raise ConfigError(f"--anchor names {args.anchor[0]!r}, which has no counted battles. "
+        board = load_leaderboard(store, request)
+    if args.anchor and board.model(args.anchor[0]) is None:
+        raise ConfigError(f"--anchor names {model_name(args.anchor[0])!r}, which has no counted battles. "
                           "Use a model name from the leaderboard.")
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(board.to_json(), indent=2))
     else:
-        print(render_leaderboard(result))
+        print(render_leaderboard(board))
     return 0
 
 

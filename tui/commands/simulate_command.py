@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"db": str(db_path), "battles_written": added, "battles_already_present": present,
                           "true_ratings": arena.true_ratings,
                           "true_style_log_odds_per_sd": arena.true_style_log_odds_per_sd,
-                          "comparison": comparison, "leaderboard": result}, indent=2))
+                          "comparison": comparison, "leaderboard": result.to_json()}, indent=2))
     else:
         print(render_simulation(result, arena, comparison))
         print(f"\nWrote {added:,} simulated battles to {db_path}"

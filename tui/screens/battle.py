@@ -25,6 +25,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static, TextArea
 
 from battles.errors import BlindsideError
+from scoring.results import Leaderboard, ModelRating
+from tui.rating_format import is_settled, model_name, settled_rating_text
 from tui.widgets.answer_pane import AnswerPane
 from tui.widgets.prompt_box import PromptBox
 from tui.widgets.safe_text import plain
@@ -54,38 +56,23 @@ PALETTE = (
 )
 
 
-# An interval wider than this says the votes cannot place the model yet (e.g. it has only
-# won or only lost): its point rating would be a number without meaning.
-UNSETTLED_INTERVAL = 400.0
+def rating_of(result: Leaderboard | None, model: str) -> ModelRating | None:
+    return None if result is None else result.model(model)
 
 
-def rating_of(result: dict | None, model: str) -> dict | None:
-    for entry in (result or {}).get("models", []):
-        if entry.get("model") == model:
-            return entry
-    return None
-
-
-def _rating_text(entry: dict) -> str:
-    lo, hi = entry.get("ci") or (entry["rating"], entry["rating"])
-    # provisional: the votes cannot place the model at all (unbounded interval, ci [None, None])
-    if entry.get("provisional") or lo is None or hi is None or hi - lo > UNSETTLED_INTERVAL:
-        votes = entry.get("battles", 0)
-        return f"not settled yet ({votes} vote{'s' if votes != 1 else ''})"
-    return f"{entry['rating']:.0f}"
-
-
-def describe_move(model: str, before: dict | None, after: dict | None) -> str:
-    """'name 1012 → 1020 (+8)'; 'new' for a model without an earlier rating."""
+def describe_move(model: str, before: ModelRating | None, after: ModelRating | None) -> str:
+    """'name 1012 → 1020 (+8)'; 'new' for a model without an earlier rating; a rating the
+    votes do not pin down yet reads 'not settled yet' (see ``tui.rating_format``)."""
+    name = model_name(model)
     if after is None:
-        return f"{model} not rated yet"
-    now = _rating_text(after)
+        return f"{name} not rated yet"
+    now = settled_rating_text(after)
     if before is None:
-        return f"{model} new → {now}"
-    was = _rating_text(before)
-    if now[0].isdigit() and was[0].isdigit():
-        return f"{model} {was} → {now} ({after['rating'] - before['rating']:+.0f})"
-    return f"{model} {was} → {now}"
+        return f"{name} new → {now}"
+    was = settled_rating_text(before)
+    if is_settled(after) and is_settled(before):
+        return f"{name} {was} → {now} ({after.rating - before.rating:+.0f})"
+    return f"{name} {was} → {now}"
 
 
 def quoted(prompt: str) -> str:

@@ -8,16 +8,18 @@ unvoted battle can be voted on from its detail screen.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
 from battles.errors import BlindsideError
 from battles.store import Store
+from tui.rating_format import model_name
 from tui.widgets.markdown_view import MarkdownView
 from tui.widgets.safe_text import plain, printable
 
@@ -42,7 +44,7 @@ def visible_battles(store: Store, search: str | None, limit: int = 200) -> list[
 def models_cell(row: dict) -> Text:
     if row.get("winner") is None:
         return Text(HIDDEN, style="dim italic")
-    return Text(f"{row['model_a']} vs {row['model_b']}")
+    return Text(f"{model_name(row['model_a'])} vs {model_name(row['model_b'])}")
 
 
 def flags_cell(row: dict) -> Text:
@@ -71,6 +73,7 @@ class HistoryScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._debounce: Timer | None = None
+        self.searching = False  # a search is running in the worker
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,8 +108,22 @@ class HistoryScreen(Screen):
         self.query_one(DataTable).focus()
 
     def load(self) -> None:
-        search = self.query_one(Input).value.strip()
-        rows = visible_battles(self.app.store, search)
+        """Search in a thread worker (a LIKE over every prompt can take a while on a big
+        database), then fill the table; a newer search cancels an older one."""
+        self.searching = True
+        self._search(self.query_one(Input).value.strip())
+
+    @work(thread=True, exclusive=True, group="history-search")
+    def _search(self, search: str) -> None:
+        with Store(self.app.store.path) as store:  # a connection of this thread's own
+            rows = visible_battles(store, search)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, search, rows)
+
+    def _show(self, search: str, rows: list[dict]) -> None:
+        if search != self.query_one(Input).value.strip():
+            return  # the search box changed meanwhile: a newer search is on its way
+        self.searching = False
         table = self.query_one(DataTable)
         table.clear()
         for row in rows:
@@ -206,7 +223,7 @@ class BattleDetailScreen(Screen):
             label = f"Model {side.upper()}"
             title = Text(label)
             if voted:
-                title.append(f" · {battle[f'model_{side}']}", style="bold")
+                title.append(f" · {model_name(battle[f'model_{side}'])}", style="bold")
             box.border_title = title
             box.query_one(MarkdownView).update(conversation(battle, side))
             box.query_one(".detail-features", Static).update(features_text(battle, side))

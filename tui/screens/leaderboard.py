@@ -1,34 +1,51 @@
-"""The leaderboard: ratings raw and style-controlled, style coefficients, position bias, a chart.
+"""The leaderboard: ratings raw and style-controlled, style coefficients, position bias, a chart,
+and (key ``m``) the pairwise win-rate and battle-count matrices.
 
-Ratings are computed in a thread worker (a bootstrap over many votes takes a while) with a
-database connection of its own; the table shows "computing…" meanwhile and the keyboard stays
-live. The screen recomputes after every vote (``app.ratings_changed``).
+Ratings are computed in the app's one leaderboard worker (``tui.leaderboard_data.rate_in_thread``:
+a thread, a database connection of its own); the table shows "computing…" meanwhile and the
+keyboard stays live. The screen recomputes after every vote (``app.ratings_changed``).
 
-A provisional model (the votes cannot place it yet: it has only won or only lost) shows its
-placeholder rating as ``2123?`` and "not placed yet" where the interval would be.
+Every rating, interval and name is worded by ``tui.rating_format``, as in the CLI's text: a
+model the votes cannot place yet shows "–" and why, never its placeholder number.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static
-from textual.worker import get_current_worker
 
 from battles.store import Store
+from scoring.results import Leaderboard, LeaderboardRequest, ModelRating, PairwiseMatrices, StyleRating
+from tui.rating_format import (
+    COEFFICIENTS_HEADING,
+    METHOD_NAMES,
+    NONE,
+    STYLE_STANDS_FOR,
+    coefficient_line,
+    exclusions_text,
+    interval_text,
+    is_placed,
+    model_name,
+    position_bias_lines,
+    rating_text,
+    shift_text,
+    win_rate_text,
+)
 from tui.widgets.rating_chart import RatingChart
 
-METHODS = (("Bradley-Terry", "bt"), ("Elo", "elo"), ("TrueSkill", "trueskill"))
-METHOD_NAMES = {value: label for label, value in METHODS}
+METHODS = tuple((METHOD_NAMES[m], m) for m in ("bt", "elo", "trueskill"))
 COLUMNS = ("Rank", "Model", "Battles", "Win rate", "Rating", "95% interval",
            "Style-ctrl", "SC interval", "SC rank", "Shift")
 BOOTSTRAP_ROUNDS = 100
+# the matrix view numbers its columns; a row's label names the model
+MATRIX_NAME_WIDTH = 24
 
 
 def filter_choices(store: Store) -> tuple[list[str], list[str]]:
@@ -36,116 +53,104 @@ def filter_choices(store: Store) -> tuple[list[str], list[str]]:
     return store.categories(), store.voters()
 
 
-def _num(value: float | None, digits: int = 0) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:.{digits}f}"
+def rating_cell(entry: ModelRating | StyleRating | None, trueskill: bool = False) -> Text:
+    """The rating, bold; '–' dimmed when the votes cannot place the model (or there is none)."""
+    if entry is None or not is_placed(entry):
+        return Text(NONE, justify="right", style="dim")
+    return Text(rating_text(entry, trueskill), justify="right", style="bold")
 
 
-UNPLACED = "not placed yet"
+def interval_cell(entry: ModelRating | StyleRating | None, trueskill: bool = False) -> Text:
+    text = interval_text(entry, trueskill)
+    return Text(text, style="" if entry is not None and is_placed(entry) else "dim italic")
 
 
-def _provisional(entry: dict) -> bool:
-    ci = entry.get("ci")
-    return bool(entry.get("provisional")) or (bool(ci) and any(v is None for v in ci))
+_SHIFT_STYLES = {"↑": "bold green", "↓": "bold red"}
 
 
-def _interval(ci) -> str:
-    if not ci:
-        return "–"
-    if any(v is None for v in ci):
-        return UNPLACED
-    return f"[{_num(ci[0])}, {_num(ci[1])}]"
-
-
-def rating_cell(entry: dict) -> Text:
-    """The rating, bold; a provisional one dimmed with a '?' (its value is a placeholder)."""
-    if entry.get("rating") is None:
-        return Text("–", justify="right", style="bold")
-    if _provisional(entry):
-        return Text(_num(entry.get("rating")) + "?", justify="right", style="dim")
-    return Text(_num(entry.get("rating")), justify="right", style="bold")
-
-
-def interval_cell(entry: dict) -> Text:
-    ci = entry.get("ci")
-    if ci and any(v is None for v in ci):
-        return Text(UNPLACED, style="dim italic")
-    return Text(_interval(ci))
-
-
-def shift_text(shift: int | None) -> Text:
+def shift_cell(shift: int | None) -> Text:
     """Rank movement under style control: ↑ moved up, ↓ moved down."""
-    if shift is None:
-        return Text("–", style="dim")
-    if shift > 0:
-        return Text(f"↑{shift}", style="bold green")
-    if shift < 0:
-        return Text(f"↓{-shift}", style="bold red")
-    return Text("=", style="dim")
+    text = shift_text(shift)
+    return Text(text, style=_SHIFT_STYLES.get(text[0], "dim"))
 
 
-def table_rows(result: dict) -> list[tuple]:
+def table_rows(board: Leaderboard) -> list[tuple]:
+    ts = board.method == "trueskill"
     rows = []
-    for entry in result.get("models", []):
-        styled = entry.get("style_controlled") or {}
-        win_rate = entry.get("win_rate")
+    for entry in board.models:
+        styled = entry.style_controlled
         rows.append((
-            Text(str(entry.get("rank", "–")), justify="right"),
-            Text(str(entry["model"])),
-            Text(str(entry.get("battles", 0)), justify="right"),
-            Text("–" if win_rate is None else f"{win_rate:.0%}", justify="right"),
-            rating_cell(entry),
-            interval_cell(entry),
+            Text(str(entry.rank), justify="right"),
+            Text(model_name(entry.model)),
+            Text(str(entry.battles), justify="right"),
+            Text(win_rate_text(entry.win_rate), justify="right"),
+            rating_cell(entry, ts),
+            interval_cell(entry, ts),
             rating_cell(styled),
             interval_cell(styled),
-            Text(str(styled["rank"]) if styled.get("rank") else "–", justify="right"),
-            shift_text(styled.get("rank_shift") if styled else None),
+            Text(str(styled.rank) if styled else NONE, justify="right"),
+            shift_cell(styled.rank_shift if styled else None),
         ))
     return rows
 
 
-def summary_text(result: dict) -> Text:
+def summary_text(board: Leaderboard) -> Text:
     """Style coefficients, position bias and what was left out, as plain text."""
     text = Text()
-    coefficients = result.get("style_coefficients")
+    coefficients = board.style_coefficients
     if coefficients:
-        text.append("Style coefficients ", style="bold")
-        text.append("(log-odds of winning per SD more of the feature, 95% interval)\n", style="dim")
+        text.append(COEFFICIENTS_HEADING.split(" (", 1)[0] + " ", style="bold")
+        text.append("(" + COEFFICIENTS_HEADING.split(" (", 1)[1] + ")\n", style="dim")
+        width = max(len(name) for name in coefficients)
         for name, value in coefficients.items():
-            ci = value.get("ci") or [float("nan"), float("nan")]
-            text.append(f"  {name:<7} {value['log_odds_per_sd']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]\n")
+            text.append("  " + coefficient_line(name, value, width) + "\n")
     else:
         text.append("Style control: no style features to fit yet.\n", style="dim")
-    bias = result.get("position_bias")
-    if bias:
-        lo, hi = bias.get("ci") or (float("nan"), float("nan"))
-        text.append("Position bias ", style="bold")
-        text.append(f"the left answer wins {bias['left_win_rate']:.1%} of decisive battles "
-                    f"[{lo:.1%}, {hi:.1%}] (50% = no bias)\n")
-    excluded = result.get("battles_excluded") or {}
-    left_out = ", ".join(f"{count} {key.replace('_', ' ')}" for key, count in excluded.items() if count)
-    text.append(f"{result.get('battles_used', 0)} battles counted", style="dim")
+    if board.position_bias:
+        for line in position_bias_lines(board.position_bias):
+            text.append(line + "\n")
+    left_out = exclusions_text(board.battles_excluded, skip_zero=True)
+    text.append(f"{board.battles_used} battles counted", style="dim")
     text.append(f"; left out: {left_out}" if left_out else "", style="dim")
+    for note in board.notes:
+        text.append("\n" + model_name(note, width=None), style="dim")
     return text
+
+
+def matrix_rows(matrices: PairwiseMatrices) -> list[tuple]:
+    """One row per model: its name, then per opponent 'win rate (battles)'."""
+    rows = []
+    for i, name in enumerate(matrices.models):
+        cells = [Text(f"{i + 1} {model_name(name, MATRIX_NAME_WIDTH)}")]
+        for j in range(len(matrices.models)):
+            battles, rate = matrices.battles[i][j], matrices.win_rate[i][j]
+            if i == j or not battles:
+                cells.append(Text(NONE, justify="right", style="dim"))
+                continue
+            shown = NONE if rate is None else f"{100 * rate:.0f}%"
+            style = "" if rate is None else "green" if rate > 0.5 else "red" if rate < 0.5 else ""
+            cells.append(Text.assemble((shown, style), (f" ({battles})", "dim"), justify="right"))
+        rows.append(tuple(cells))
+    return rows
 
 
 class LeaderboardScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("1", "method('bt')", "Bradley-Terry"),
-        Binding("2", "method('elo')", "Elo"),
+        Binding("2", "method('elo')", "online Elo"),
         Binding("3", "method('trueskill')", "TrueSkill"),
+        Binding("m", "toggle_matrices", "Matrices"),
         Binding("r", "recompute", "Recompute"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        # LeaderboardRequest fields; the rating math (numpy) is imported in the worker thread
-        self.request = {"method": "bt", "ci": "bootstrap", "rounds": BOOTSTRAP_ROUNDS,
-                        "category": None, "voter": None}
-        self.result: dict | None = None
+        # the rating math (numpy) is imported in the worker thread
+        self.request = LeaderboardRequest(method="bt", ci="bootstrap", rounds=BOOTSTRAP_ROUNDS, matrices=True)
+        self.result: Leaderboard | None = None
         self.computing = False
+        self.showing_matrices = False
 
     def compose(self) -> ComposeResult:
         categories, voters = filter_choices(self.app.store)
@@ -153,8 +158,8 @@ class LeaderboardScreen(Screen):
         with Horizontal(id="lb-filters"):
             yield Select([(label, value) for label, value in METHODS], value="bt", allow_blank=False,
                          id="lb-method")
-            yield Select([(Text(c), c) for c in categories], prompt="All categories", id="lb-category")
-            yield Select([(Text(v), v) for v in voters], prompt="All voters", id="lb-voter")
+            yield Select([(Text(model_name(c)), c) for c in categories], prompt="All categories", id="lb-category")
+            yield Select([(Text(model_name(v)), v) for v in voters], prompt="All voters", id="lb-voter")
         yield Static("", id="lb-status", markup=False)
         with VerticalScroll(id="lb-body"):
             yield DataTable(id="lb-table", cursor_type="row", zebra_stripes=True)
@@ -162,12 +167,18 @@ class LeaderboardScreen(Screen):
             yield Static(Text("Ratings and 95% intervals: raw ", style="bold").append("●", style="bold cyan")
                          .append("  style-controlled ").append("●", style="bold magenta"), id="lb-chart-title")
             yield RatingChart(id="lb-chart")
+        with VerticalScroll(id="lb-matrices"):
+            yield Static(Text("Win rate of the row model against the column model, decisive battles only "
+                              "(battles between them in brackets) · m: back to the ratings", style="dim"),
+                         id="lb-matrix-title")
+            yield DataTable(id="lb-matrix", cursor_type="cell", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one("#lb-table", DataTable)
         for column in COLUMNS:
             table.add_column(column, key=column)
+        self.query_one("#lb-matrices").display = False
         self.app.ratings_changed.subscribe(self, lambda _update: self.recompute())
         self.recompute()
 
@@ -175,8 +186,10 @@ class LeaderboardScreen(Screen):
         for label, value in METHODS:
             yield SystemCommand(f"Leaderboard: {label}", f"Rate with {label}",
                                 lambda value=value: self.action_method(value))
+        yield SystemCommand("Leaderboard: matrices", "Pairwise win rates and battle counts",
+                            self.action_toggle_matrices)
 
-    # -- filters -----------------------------------------------------------------------------
+    # -- filters and views -------------------------------------------------------------------
 
     def action_method(self, method: str) -> None:
         self.query_one("#lb-method", Select).value = method
@@ -184,56 +197,65 @@ class LeaderboardScreen(Screen):
     def action_recompute(self) -> None:
         self.recompute()
 
+    def action_toggle_matrices(self) -> None:
+        """Switch between the ratings and the pairwise matrices."""
+        self.showing_matrices = not self.showing_matrices
+        self.query_one("#lb-body").display = not self.showing_matrices
+        self.query_one("#lb-matrices").display = self.showing_matrices
+        self.query_one("#lb-matrix" if self.showing_matrices else "#lb-table", DataTable).focus()
+
     @on(Select.Changed)
     def filter_changed(self, event: Select.Changed) -> None:
         value = None if event.value is Select.BLANK else event.value
         field = {"lb-method": "method", "lb-category": "category", "lb-voter": "voter"}[event.select.id]
-        if self.request[field] == value:
+        if getattr(self.request, field) == value:
             return
-        self.request = {**self.request, field: value}
+        self.request = dataclasses.replace(self.request, **{field: value})
         self.recompute()
 
     # -- computing ---------------------------------------------------------------------------
 
     def recompute(self) -> None:
+        from tui.leaderboard_data import rate_in_thread
+
         self.computing = True
         self.query_one("#lb-status", Static).update(
-            Text(f"Computing {METHOD_NAMES[self.request['method']]} ratings…", style="dim"))
-        self.query_one(DataTable).loading = self.result is None
-        self._compute(self.request)
+            Text(f"Computing {METHOD_NAMES[self.request.method]} ratings…", style="dim"))
+        self.query_one("#lb-table", DataTable).loading = self.result is None
+        rate_in_thread(self, self.app.store.path, self.request, self._show, group="leaderboard", exclusive=True)
 
-    @work(thread=True, exclusive=True, group="leaderboard")
-    def _compute(self, request: dict) -> None:
-        try:
-            from tui.leaderboard_data import LeaderboardRequest, load_leaderboard
-
-            with Store(self.app.store.path) as store:
-                result, error = load_leaderboard(store, LeaderboardRequest(**request)), None
-        except Exception as exc:  # show why, keep the screen
-            result, error = None, f"The ratings could not be computed: {type(exc).__name__}: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, request, result, error)
-
-    def _show(self, request: dict, result: dict | None, error: str | None) -> None:
+    def _show(self, request: LeaderboardRequest, board: Leaderboard | None, error: tuple[str, str] | None) -> None:
         if request != self.request:
             return  # a newer request is on its way
         self.computing = False
-        table = self.query_one(DataTable)
+        table = self.query_one("#lb-table", DataTable)
         table.loading = False
         status = self.query_one("#lb-status", Static)
-        if error is not None:
-            status.update(Text(error, style="bold red"))
+        if board is None:
+            kind, message = error or ("Error", "")
+            status.update(Text(f"The ratings could not be computed: {kind}: {message}", style="bold red"))
             return
-        self.result = result
+        self.result = board
         table.clear()
-        for row in table_rows(result):
+        for row in table_rows(board):
             table.add_row(*row)
-        self.query_one("#lb-summary", Static).update(summary_text(result))
+        self.query_one("#lb-summary", Static).update(summary_text(board))
         # TrueSkill's mu lives on its own scale; its style-controlled column is Bradley-Terry.
-        self.query_one(RatingChart).show(result.get("models", []), same_scale=request["method"] != "trueskill")
-        interval = "bootstrap" if result.get("ci") == "bootstrap" else result.get("ci", "")
-        filters = [f for f in (request["category"] and f"category {request['category']}",
-                               request["voter"] and f"voter {request['voter']}") if f]
-        status.update(Text(f"{METHOD_NAMES[request['method']]} · intervals: {interval}"
+        self.query_one(RatingChart).show(board.models, same_scale=request.method != "trueskill")
+        self._show_matrices(board.matrices)
+        filters = [f for f in (request.category and f"category {model_name(request.category)}",
+                               request.voter and f"voter {model_name(request.voter)}") if f]
+        status.update(Text(f"{METHOD_NAMES[request.method]} · intervals: {board.ci}"
                            + (f" · {', '.join(filters)}" if filters else "")
-                           + " · style-controlled = contextual Bradley-Terry", style="dim"))
+                           + f" · {STYLE_STANDS_FOR} · m: matrices", style="dim"))
+
+    def _show_matrices(self, matrices: PairwiseMatrices | None) -> None:
+        grid = self.query_one("#lb-matrix", DataTable)
+        grid.clear(columns=True)
+        if matrices is None:
+            return
+        grid.add_column("Model", key="model")
+        for i in range(len(matrices.models)):
+            grid.add_column(str(i + 1), key=str(i))
+        for row in matrix_rows(matrices):
+            grid.add_row(*row)

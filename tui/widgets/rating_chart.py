@@ -2,69 +2,65 @@
 
 Each model gets two rows on one shared scale: ``raw`` ``├──●──┤`` and ``style`` ``├─●─┤``.
 Drawn with box characters only, so it renders the same in every terminal and in a browser.
-A provisional rating (the votes cannot place the model yet, its interval is unbounded) gets no
-bar and does not stretch the axis: its row says "not placed yet".
+A rating the votes cannot place yet (its interval is unbounded) gets no bar and does not
+stretch the axis: its row says "– not placed yet".
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.widget import Widget
 
+from scoring.results import ModelRating, StyleRating
+from tui.rating_format import NONE, UNPLACED, is_placed, model_name
+
 RAW_STYLE = "bold cyan"
 STYLE_CONTROLLED_STYLE = "bold magenta"
-UNPLACED = "? not placed yet"
+UNPLACED_ROW = f"{NONE} {UNPLACED}"
+
+# one chart row: (name, label, (low, point, high) or None, style, unplaced)
+_Row = tuple[str, str, "tuple[float, float, float] | None", str, bool]
 
 
-def _provisional(entry: dict | None) -> bool:
-    """A rating the votes cannot place: flagged, or an interval with an open end."""
-    if not entry:
-        return False
-    ci = entry.get("ci")
-    return bool(entry.get("provisional")) or (bool(ci) and any(v is None for v in ci))
-
-
-def _interval(entry: dict | None) -> tuple[float, float, float] | None:
-    """(low, point, high) of a leaderboard entry, or None when it has no usable rating
-    (none yet, or a provisional one: its point is a placeholder and its interval unbounded)."""
-    if not entry or _provisional(entry):
+def _interval(entry: ModelRating | StyleRating | None) -> tuple[float, float, float] | None:
+    """(low, point, high) of a rating, or None when it has none the votes can place."""
+    if entry is None or not is_placed(entry) or not math.isfinite(entry.rating):
         return None
-    rating = entry.get("rating")
-    if rating is None or not math.isfinite(rating):
-        return None
-    low, high = (entry.get("ci") or (rating, rating))[:2]
-    low = rating if low is None or not math.isfinite(low) else low
-    high = rating if high is None or not math.isfinite(high) else high
-    return min(low, rating), rating, max(high, rating)
+    low, high = entry.ci
+    low = entry.rating if not math.isfinite(low) else low
+    high = entry.rating if not math.isfinite(high) else high
+    return min(low, entry.rating), entry.rating, max(high, entry.rating)
 
 
-def draw_interval_chart(models: list[dict], width: int, *, same_scale: bool = True) -> Text:
+def draw_interval_chart(models: Sequence[ModelRating], width: int, *, same_scale: bool = True) -> Text:
     """Two rows per model (raw, style-controlled) of interval bars sharing one axis.
 
     ``same_scale=False`` (raw ratings on another scale than the style-controlled Bradley-Terry
     ones, e.g. TrueSkill) draws two charts, each on its own axis."""
-    if not same_scale:
-        raw = draw_interval_chart([{**m, "style_controlled": None} for m in models], width)
-        styled = [{"model": m.get("model"), **m["style_controlled"], "provisional": False}
-                  for m in models if m.get("style_controlled")]
-        if not styled:
-            return raw
-        return Text.assemble(raw, "\n", Text("style-controlled (Bradley-Terry scale)\n", style="dim"),
-                             _draw(styled, width, label="style", style=STYLE_CONTROLLED_STYLE))
-    return _draw(models, width)
+    if same_scale:
+        rows: list[_Row] = []
+        for m in models:
+            rows.append(_row(m.model, "raw", m, RAW_STYLE))
+            if m.style_controlled is not None:
+                rows.append(_row("", "style", m.style_controlled, STYLE_CONTROLLED_STYLE))
+        return _draw(rows, width)
+    raw = _draw([_row(m.model, "raw", m, RAW_STYLE) for m in models], width)
+    styled = [_row(m.model, "style", m.style_controlled, STYLE_CONTROLLED_STYLE)
+              for m in models if m.style_controlled is not None]
+    if not styled:
+        return raw
+    return Text.assemble(raw, "\n", Text("style-controlled (Bradley-Terry scale)\n", style="dim"),
+                         _draw(styled, width))
 
 
-def _draw(models: list[dict], width: int, label: str = "raw", style: str = RAW_STYLE) -> Text:
-    rows: list[tuple[str, str, tuple[float, float, float] | None, str, bool]] = []
-    for entry in models:
-        name = str(entry.get("model", "?"))
-        rows.append((name, label, _interval(entry), style, _provisional(entry)))
-        styled = entry.get("style_controlled")
-        if styled is not None:
-            # the penalised style fit is finite even for a provisional model: draw it
-            rows.append(("", "style", _interval({**styled, "provisional": False}), STYLE_CONTROLLED_STYLE, False))
+def _row(name: str, label: str, entry: ModelRating | StyleRating, style: str) -> _Row:
+    return (model_name(name), label, _interval(entry), style, not is_placed(entry))
+
+
+def _draw(rows: list[_Row], width: int) -> Text:
     intervals = [r[2] for r in rows if r[2] is not None]
     if not intervals:
         if any(r[4] for r in rows):
@@ -82,12 +78,12 @@ def _draw(models: list[dict], width: int, label: str = "raw", style: str = RAW_S
         return round((value - low) / span * (bar_width - 1))
 
     text = Text(no_wrap=True, overflow="ellipsis")
-    for name, label, interval, style, provisional in rows:
+    for name, label, interval, style, unplaced in rows:
         shown = name if len(name) <= name_width else name[: name_width - 1] + "…"
         text.append(shown.ljust(name_width) + " ")
         text.append(label.ljust(label_width), style="dim")
-        if provisional:
-            text.append(UNPLACED[:bar_width], style="dim italic")
+        if unplaced:
+            text.append(UNPLACED_ROW[:bar_width], style="dim italic")
             text.append("\n")
             continue
         line = [" "] * bar_width
@@ -113,10 +109,10 @@ class RatingChart(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.models: list[dict] = []
+        self.models: list[ModelRating] = []
         self.same_scale = True
 
-    def show(self, models: list[dict], *, same_scale: bool = True) -> None:
+    def show(self, models: Sequence[ModelRating], *, same_scale: bool = True) -> None:
         self.models, self.same_scale = list(models), same_scale
         self.refresh(layout=True)
 
