@@ -80,16 +80,17 @@ def _print_json(battle, reveal) -> None:
 
 def _print_text(battle, reveal, vote, voter) -> None:
     from battles.engine import anonymous_error
-    from tui.headless import SIDE_LABELS, format_reveal, side_stats, terminal_safe
+    from tui.headless import SIDE_LABELS, format_reveal, side_stats
+    from tui.widgets.safe_text import printable
 
     lines = [f"Battle {battle.id}", ""]
     for side in ("a", "b"):
         record = battle.results[side]
         lines.append(f"=== {SIDE_LABELS[side]} ===")
         if record.text:
-            lines.append(terminal_safe(record.text.rstrip("\n")))
+            lines.append(printable(record.text.rstrip("\n")))
         if record.error:
-            lines.append(terminal_safe(anonymous_error(side, record.error)))
+            lines.append(printable(anonymous_error(side, record.error)))
         lines.append(side_stats(record))
         lines.append("")
     if battle.identity_leak and not reveal:
