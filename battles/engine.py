@@ -367,6 +367,7 @@ class Battle:
         capped = False
         server_tokens: int | None = None
         redactor = StreamRedactor(self.arena.secrets)
+        said_something = False  # the model's own text had more than whitespace (before any treatment)
         started = time.perf_counter()
 
         def emit(text: str) -> None:
@@ -396,6 +397,7 @@ class Battle:
                                 continue
                             if record.ttft_ms is None:  # the model's first token, before any treatment
                                 record.ttft_ms = _ms(time.perf_counter() - started)
+                            said_something = said_something or not event.text.isspace()
                             text = redactor.feed(event.text)
                             emit(treatment.feed(text) if treatment else text)
                             if capped:
@@ -405,13 +407,14 @@ class Battle:
                             server_tokens = event.output_tokens
                             break
             tail = redactor.finish()
-            emit(treatment.feed(tail) if treatment else tail)
+            if tail:
+                emit(treatment.feed(tail) if treatment else tail)
             if treatment is not None and not capped:
                 emit(treatment.finish())
             if capped:
                 record.finish_reason = LENGTH_CAP
-            elif not "".join(pieces).strip():
-                record.error = EMPTY_ANSWER
+            elif not said_something or not "".join(pieces).strip():
+                record.error = EMPTY_ANSWER  # a treatment's dressing around nothing is still nothing
         except TimeoutError:  # the deadline (an httpx timeout arrives as a ProviderError)
             record.error = deadline_reason(model.deadline)
             record.error_hint = (f"raise deadline (now {model.deadline:g} s) in the config of "

@@ -471,3 +471,11 @@ async def test_an_empty_answer_is_a_failed_side(provider, spec, make_arena, fake
     with pytest.raises(VoteError):
         battle.vote("a", "tester")
     assert store.battle(battle.id)["status"] == "error"
+
+
+async def test_an_empty_answer_dressed_by_a_treatment_is_still_empty(make_arena, fake_model):
+    dressed = fake_model("fake:say=%20%0A%20", name="bravo", treatment="chatty")
+    arena = make_arena("fake:tokens=3", dressed)
+    battle, results = await start_run(arena)
+    await arena.aclose()
+    assert results["b"].error == "returned an empty answer" and not battle.can_vote
