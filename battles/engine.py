@@ -564,6 +564,8 @@ async def check_model(model: ModelConfig, client: httpx.AsyncClient) -> CheckRes
 
 
 def _failed_check(model: ModelConfig, exc: BaseException) -> CheckResult:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # say what failed, not "a TaskGroup"
+        exc = exc.exceptions[0]
     return CheckResult(model.contestant, False, error=UNEXPECTED, hint=redact(f"{type(exc).__name__}: {exc}")[:300])
 
 
