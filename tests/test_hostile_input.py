@@ -640,3 +640,25 @@ async def test_a_check_of_any_bad_address_is_that_models_failed_line(url, fake_m
     assert results["near"].ok
     assert not results["far"].ok and results["far"].error and not direct.ok
     assert "ExceptionGroup" not in f"{results['far'].error} {results['far'].hint}"
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on_and_keeps_the_exact_text(tmp_path, fake_provider, capsys):
+    # JSON leaves DEL, C1 controls and bidi marks raw; a terminal showing the JSON would act on them.
+    answer = "x\x7f \x9b31m \u202eevil\u202c \u200e\u061c\u2028 end"
+    config = tmp_path / "blindside.toml"
+    config.write_text(fake_config_toml({
+        "odd\u202e\x9b": fake_model_fields(fake_provider, "openai", "fake:say=" + quote(answer, safe="")),
+        "plain": fake_model_fields(fake_provider, "ollama", "fake:tokens=3"),
+    }), encoding="utf-8")
+    common = ["--config", str(config), "--db", str(tmp_path / "v.db")]
+    code, out, err = _cli(capsys, "battle", "--prompt", "hi", "--models", "odd\u202e\x9b,plain", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and "\u2028" not in out
+    battle = json.loads(out)
+    assert battle["sides"]["a"]["text"] == answer
+    code, out, err = _cli(capsys, "vote", battle["battle_id"], "a", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and json.loads(out)["model_a"] == "odd\u202e\x9b"
+    code, out, err = _cli(capsys, "models", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and json.loads(out)["models"][0]["name"] == "odd\u202e\x9b"

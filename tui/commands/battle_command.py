@@ -58,9 +58,8 @@ async def _battle(config, store, prompt, pair, vote, voter, as_json) -> int:
 
 
 def _print_json(battle, reveal) -> None:
-    import json
-
     from tui.headless import side_dict
+    from tui.widgets.safe_text import json_text
 
     sides = {}
     for side in ("a", "b"):
@@ -75,7 +74,7 @@ def _print_json(battle, reveal) -> None:
         "leaked_names": reveal.leaked_names if reveal else None,
         "sides": sides,
     }
-    print(json.dumps(out, ensure_ascii=False, indent=2))
+    print(json_text(out))
 
 
 def _print_text(battle, reveal, vote, voter) -> None:

@@ -15,9 +15,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from tui.headless import load_lineup_config
+    from tui.widgets.safe_text import json_text
 
     config, origin = load_lineup_config(getattr(args, "config", None), at_least=1)
     models = list(config.models.values())
@@ -31,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
                 c = checks[m.contestant]
                 row["check"] = {"ok": c.ok, "latency_ms": c.latency_ms, "error": c.error, "hint": c.hint}
             rows.append(row)
-        print(json.dumps({"models": rows, "lineup_note": origin}, ensure_ascii=False, indent=2))
+        print(json_text({"models": rows, "lineup_note": origin}))
     else:
         if origin:
             from tui.widgets.safe_text import printable

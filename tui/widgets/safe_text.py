@@ -15,7 +15,9 @@ text would overwrite what came before it. Rich markup is a separate risk, handle
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import re
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich is imported only by ``plain``: the commands that print need none of it
     from rich.text import Text
@@ -45,6 +47,18 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
     return text
+
+
+# What JSON leaves raw but a terminal showing it would act on: DEL, C1, the reordering marks,
+# and the line and paragraph separators (line breaks to some terminals and JavaScript).
+_JSON_RAW_UNSAFE = re.compile("[" + "".join(chr(c) for c in sorted(_PICTURES) if c >= 0x7F) + "\u2028\u2029]")
+
+
+def json_text(value: Any) -> str:
+    """``value`` as indented JSON that is safe on a terminal: the exact text survives
+    ``json.loads``, but every character a terminal could act on is written as ``\\uXXXX``."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_RAW_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def plain(text: str, style: str = "") -> Text:
