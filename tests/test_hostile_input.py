@@ -571,7 +571,8 @@ def test_the_battle_command_shows_an_answer_exactly_as_the_widgets_do(tmp_path, 
     config = tmp_path / "blindside.toml"
     config.write_text(fake_config_toml({
         # the finish reason is the server's word too: "finish: ..." is printed under the answer
-        "odd": fake_model_fields(fake_provider, "openai", "fake:finish=%1B%5B2J%E2%80%8F,say=" + quote(answer, safe="")),
+        "odd": fake_model_fields(fake_provider, "openai",
+                                 "fake:finish=%1B%5B2J%E2%80%8F,say=" + quote(answer, safe="")),
         "plain": fake_model_fields(fake_provider, "ollama", "fake:tokens=3"),
     }), encoding="utf-8")
     code, out, err = _cli(capsys, "battle", "--prompt", "hi", "--models", "odd,plain", "--config", str(config),
