@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -22,6 +23,7 @@ PROVIDERS = ("openai", "ollama", "anthropic", "llama-cpp")
 PAIRINGS = ("uniform", "balanced", "active")
 TREATMENTS = ("chatty", "plain")
 DEFAULT_MAX_CHARS = 200_000
+DEFAULT_DEADLINE = 300.0  # seconds for a whole answer: ``timeout`` only bounds the gaps
 
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -43,6 +45,7 @@ class ModelConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     timeout: float = 60.0
+    deadline: float = DEFAULT_DEADLINE
     aliases: tuple[str, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     treatment: str | None = None
@@ -158,12 +161,13 @@ def _parse_model(name: str, table: dict, where: str, arena: ArenaConfig) -> Mode
         name=name,
         provider=provider,
         model=model,
-        base_url=fields.string("base_url"),
+        base_url=fields.url("base_url"),
         api_key_env=fields.string("api_key_env"),
         system=fields.string("system"),
         temperature=fields.number("temperature", minimum=0.0),
         max_tokens=fields.integer("max_tokens", minimum=1),
         timeout=fields.number("timeout", default=60.0, minimum=0.001),
+        deadline=fields.number("deadline", default=DEFAULT_DEADLINE, minimum=0.001),
         aliases=tuple(fields.str_list("aliases")),
         headers=tuple(headers.items()),
         treatment=fields.choice("treatment", TREATMENTS),
@@ -180,6 +184,31 @@ def _parse_model(name: str, table: dict, where: str, arena: ArenaConfig) -> Mode
                 "set api_key_env to the environment variable that holds the key instead."
             )
     return config
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as a server address, or None when it is fine."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            digits = url.split("//", 1)[-1].split("/", 1)[0].rpartition(":")[2]
+            if digits.isdigit():
+                return f"port {int(digits)} is not in 1-65535"
+            return "the port must be a number in 1-65535 (e.g. http://localhost:11434)"
+        return "it cannot be read as a URL (e.g. http://localhost:11434)"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https:// (e.g. http://localhost:11434)"
+    if not parts.hostname:
+        return "it names no host (e.g. http://localhost:11434)"
+    if port is not None and not 1 <= port <= 65535:
+        return f"port {port} is not in 1-65535"
+    if parts.netloc.endswith(":"):
+        return "the port after ':' is missing (use a number from 1-65535)"
+    return None
 
 
 class _Fields:
@@ -235,6 +264,16 @@ class _Fields:
         if minimum is not None and value < minimum:
             raise ConfigError(f"{self.where}, field {key!r}: must be at least {minimum}, got {value}.")
         return float(value)
+
+    def url(self, key: str) -> str | None:
+        """An http(s) URL with a host and, if given, a port in 1-65535."""
+        value = self.string(key)
+        if value is None:
+            return None
+        problem = url_problem(value)
+        if problem:
+            raise ConfigError(f"{self.where}, field {key!r}: {value!r} is not a usable server address: {problem}.")
+        return value
 
     def str_list(self, key: str) -> list[str]:
         value = self._get(key, False)

@@ -8,6 +8,10 @@ features, checks the answers for identity leaks, then waits for a vote. Nothing 
 shows before the vote names a model, its provider or its host: a failure is an anonymous
 reason ("Model B failed: the server refused the API key (401)"); what to do about it
 (``error_hint``) may name the provider and is shown only with the reveal.
+
+Answer text is untrusted: every configured API key is cut out of it as it streams (a proxy may
+echo the request's headers), so neither the screen nor the store ever sees a key. A whole
+answer has a ``deadline`` (``timeout`` only bounds the gaps), and an empty answer is a failure.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from battles.features import estimate_tokens, style_features, sum_features
 from battles.leaks import LeakDetector
 from battles.pairing import Pairing, place, require_two
 from battles.providers import Delta, Message, ProviderError, StreamEnd, make_provider
-from battles.redact import redact
+from battles.redact import StreamRedactor, redact, secrets_from_env
 from battles.store import SIDES, ResponseRecord, Store, new_battle_id
 
 OnDelta = Callable[[str, str], None]
@@ -42,6 +46,9 @@ OnDelta = Callable[[str, str], None]
 STOPPED = "stopped"  # the error of a side whose stream was cancelled
 LENGTH_CAP = "length_cap"  # the finish reason of a side cut at ModelConfig.max_chars
 UNEXPECTED = "an unexpected error happened while streaming"
+EMPTY_ANSWER = "returned an empty answer"
+# Reasons that read as what the model did: shown "Model B took longer ...", not "Model B failed: ..."
+_MODEL_DID = ("took longer than", EMPTY_ANSWER)
 
 # One client for every battle: keep-alive connections are reused turn after turn.
 CLIENT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
@@ -68,7 +75,13 @@ class PromptError(BlindsideError):
 
 def anonymous_error(side: str, reason: str) -> str:
     """The line shown for a failed side before the vote: it names the side, never the model."""
+    if reason.startswith(_MODEL_DID):
+        return f"Model {side.upper()} {reason}"
     return f"Model {side.upper()} failed: {reason}"
+
+
+def deadline_reason(deadline: float) -> str:
+    return f"took longer than the {deadline:g} s deadline for a whole answer"
 
 
 def normalize_winner(winner: str) -> str:
@@ -138,6 +151,8 @@ class Arena:
         self.lineup: dict[str, ModelConfig] = {m.contestant: m for m in config.models.values()}
         self.rng = random.Random(seed)
         self.pairing = Pairing(config.arena.pairing, self.rng)
+        # Every configured key, cut out of answer text (keys read later are remembered by redact).
+        self.secrets = secrets_from_env(m.api_key_env for m in config.models.values())
         self._client = client
         self._owns_client = client is None
 
@@ -196,7 +211,10 @@ class Arena:
     async def check(self, names: Sequence[str] | None = None) -> list[CheckResult]:
         """Send a one-token request to each model at once; report latency or the error."""
         models = [self.resolve(n) for n in names] if names else list(self.lineup.values())
-        return list(await asyncio.gather(*(check_model(m, self.client) for m in models)))
+        outcomes = await asyncio.gather(*(check_model(m, self.client) for m in models), return_exceptions=True)
+        # check_model catches everything; whatever still escapes is that model's failed line.
+        return [outcome if isinstance(outcome, CheckResult) else _failed_check(model, outcome)
+                for model, outcome in zip(models, outcomes)]
 
 
 class Battle:
@@ -348,6 +366,8 @@ class Battle:
         length = 0
         capped = False
         server_tokens: int | None = None
+        redactor = StreamRedactor(self.arena.secrets)
+        said_something = False  # the model's own text had more than whitespace (before any treatment)
         started = time.perf_counter()
 
         def emit(text: str) -> None:
@@ -369,26 +389,38 @@ class Battle:
 
                 treatment = make_treatment(model.treatment, treatment_seed(self.id, side, turn))
             provider = make_provider(model)
-            async with aclosing(provider.stream(self._messages(side), self.arena.client)) as events:
-                async for event in events:
-                    if isinstance(event, Delta):
-                        if not event.text:
-                            continue
-                        if record.ttft_ms is None:  # the model's first token, before any treatment
-                            record.ttft_ms = _ms(time.perf_counter() - started)
-                        emit(treatment.feed(event.text) if treatment else event.text)
-                        if capped:
-                            break  # leaving the block closes the request
-                    elif isinstance(event, StreamEnd):
-                        record.finish_reason = event.finish_reason
-                        server_tokens = event.output_tokens
-                        break
+            async with asyncio.timeout(model.deadline):
+                async with aclosing(provider.stream(self._messages(side), self.arena.client)) as events:
+                    async for event in events:
+                        if isinstance(event, Delta):
+                            if not event.text:
+                                continue
+                            if record.ttft_ms is None:  # the model's first token, before any treatment
+                                record.ttft_ms = _ms(time.perf_counter() - started)
+                            said_something = said_something or not event.text.isspace()
+                            text = redactor.feed(event.text)
+                            emit(treatment.feed(text) if treatment else text)
+                            if capped:
+                                break  # leaving the block closes the request
+                        elif isinstance(event, StreamEnd):
+                            record.finish_reason = event.finish_reason
+                            server_tokens = event.output_tokens
+                            break
+            tail = redactor.finish()
+            if tail:
+                emit(treatment.feed(tail) if treatment else tail)
             if treatment is not None and not capped:
                 emit(treatment.finish())
             if capped:
                 record.finish_reason = LENGTH_CAP
+            elif not said_something or not "".join(pieces).strip():
+                record.error = EMPTY_ANSWER  # a treatment's dressing around nothing is still nothing
+        except TimeoutError:  # the deadline (an httpx timeout arrives as a ProviderError)
+            record.error = deadline_reason(model.deadline)
+            record.error_hint = (f"raise deadline (now {model.deadline:g} s) in the config of "
+                                 f"{model.name!r} if its answers are this long")
         except ProviderError as exc:
-            record.error = _anonymous(exc.reason, model) or "the request failed"
+            record.error = _anonymous(exc, model) or "the request failed"
             record.error_hint = redact(exc.hint) if exc.hint else None
         except asyncio.CancelledError:
             record.error = STOPPED
@@ -397,6 +429,7 @@ class Battle:
             record.error = UNEXPECTED
             record.error_hint = redact(f"{type(exc).__name__}: {exc}")[:300]
         finally:
+            emit(redactor.finish())  # a held-back tail when the stream ended early (no key in it)
             record.text = "".join(pieces)
             record.duration_ms = _ms(time.perf_counter() - started)
             # Server usage counts what the server sent; a treated or capped text is another text.
@@ -527,8 +560,13 @@ async def check_model(model: ModelConfig, client: httpx.AsyncClient) -> CheckRes
         return CheckResult(model.contestant, False, error=redact(exc.reason),
                            hint=redact(exc.hint) if exc.hint else None)
     except Exception as exc:
-        return CheckResult(model.contestant, False, error=UNEXPECTED,
-                           hint=redact(f"{type(exc).__name__}: {exc}")[:300])
+        return _failed_check(model, exc)
+
+
+def _failed_check(model: ModelConfig, exc: BaseException) -> CheckResult:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # say what failed, not "a TaskGroup"
+        exc = exc.exceptions[0]
+    return CheckResult(model.contestant, False, error=UNEXPECTED, hint=redact(f"{type(exc).__name__}: {exc}")[:300])
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -537,10 +575,22 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def _anonymous(reason: str, model: ModelConfig) -> str:
-    """A provider's reason with the model's names, host and URL hidden (in case one slipped in)."""
-    text = redact(reason)
-    host = urlsplit(model.url).hostname if model.url else None
+def _anonymous(exc: ProviderError, model: ModelConfig) -> str:
+    """A provider's reason with the model's names, host and URL hidden in the part the server
+    wrote (in case one slipped past the provider's scrub). The program's own wording around it
+    is left alone: a model called "cut" must not turn "the stream was cut off" into nonsense."""
+    if not exc.quoted:
+        return redact(exc.reason)
+    fixed = exc.reason[:len(exc.reason) - len(exc.quoted)]
+    return redact(fixed) + _hide_names(redact(exc.quoted), model)
+
+
+def _hide_names(text: str, model: ModelConfig) -> str:
+    """``text`` with the model's whole names, host and URL replaced by "[hidden]"."""
+    try:
+        host = urlsplit(model.url).hostname if model.url else None
+    except ValueError:  # a URL the config would refuse (a model built in code)
+        host = None
     names = sorted({model.url, host, model.model, model.name, model.contestant} - {None, ""}, key=len, reverse=True)
     names = [n for n in names if len(n) >= 3]
     if names:

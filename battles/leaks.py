@@ -5,6 +5,11 @@ alias is flagged ``identity_leak``: the voter may have known who was who, so rat
 out by default. A name the user typed in the prompt does not count (asking "are you GPT?" and
 getting "I am not GPT" reveals nothing the voter did not bring).
 
+Vendor and family names come from the model id, name and aliases ("gpt-4o" -> OpenAI, ChatGPT,
+GPT), not from the provider alone: the ``openai`` protocol also serves Llama through vLLM, Groq
+or OpenRouter, so "As an OpenAI model" from gpt-4o against llama-3 on that one protocol tells
+the two apart. The provider's own names count only for a model whose id names no known family.
+
 Matching is case-insensitive on whole words: the name must not be preceded by a letter or digit
 nor followed by a letter ("gpt" matches "GPT-4" and "gpt4" but not "ChatGPTs" or "gptq"...).
 All names of a battle go into one compiled regular expression, built once per battle.
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from battles.config import ModelConfig
 
-# Vendor names an answer may use for the provider that serves it.
+# Vendor names an answer may use for the provider that serves it, when its id says nothing more.
 PROVIDER_NAMES: dict[str, tuple[str, ...]] = {
     "openai": ("OpenAI", "ChatGPT", "GPT"),
     "anthropic": ("Anthropic", "Claude"),
@@ -44,6 +49,7 @@ FAMILY_NAMES: dict[str, tuple[str, ...]] = {
     "smollm": ("SmolLM", "Hugging Face", "HuggingFace"),
     "granite": ("Granite", "IBM"),
     "command": ("Cohere",),
+    "cohere": ("Cohere",),
     "aya": ("Aya", "Cohere"),
     "grok": ("Grok", "xAI"),
     "olmo": ("OLMo", "AllenAI"),
@@ -67,14 +73,17 @@ CASE_SENSITIVE = frozenset({"meta", "phi", "command", "yi", "aya", "granite"})
 
 _MIN_PART = 3  # shorter id parts ("r1", "4o", "v2") are too ambiguous on their own
 _PART = re.compile(r"[A-Za-z]+")
+# OpenAI's reasoning models are named by two characters ("o1", "o3-mini", "openai/o4-mini").
+_OPENAI_REASONING = re.compile(r"(?i)(?:^|[/:_\s-])o[134](?:$|[/:_.\s-])")
 
 
 def identity_names(model: ModelConfig) -> set[str]:
     """Every name that, written in an answer, would tell the voter which model this is."""
     names: set[str] = set(model.aliases)
-    ids = [model.contestant, model.name, model.model]
+    ids = [model.contestant, model.name, model.model, *model.aliases]
     if model.model_path:
         ids.append(Path(model.model_path).stem)
+    known_family = False
     for ident in ids:
         names.add(ident)
         # "hf.co/org/Llama-3.2-1B-Instruct:Q4" -> "Llama-3.2-1B-Instruct"
@@ -85,13 +94,19 @@ def identity_names(model: ModelConfig) -> set[str]:
             if lower in FAMILY_NAMES:
                 names.add(part)
                 names.update(FAMILY_NAMES[lower])
+                known_family = True
             elif len(part) >= _MIN_PART and lower not in GENERIC_PARTS:
                 names.add(part)
             for family, known in FAMILY_NAMES.items():
                 # "smollm2", "llama3", "qwen2" are letter runs that start with a family name
                 if len(family) >= 4 and lower.startswith(family):
                     names.update(known)
-    names.update(PROVIDER_NAMES.get(model.provider, ()))
+                    known_family = True
+        if _OPENAI_REASONING.search(ident):
+            names.update(FAMILY_NAMES["gpt"])
+            known_family = True
+    if not known_family:
+        names.update(PROVIDER_NAMES.get(model.provider, ()))
     return {n.strip() for n in names if len(n.strip()) >= 2 and n.strip().lower() not in GENERIC_PARTS}
 
 
@@ -121,9 +136,11 @@ class LeakDetector:
     """
 
     def __init__(self, models: Iterable[ModelConfig]):
-        per_model = [{_key(n): n for n in identity_names(model)} for model in models]
-        shared = set.intersection(*(set(names) for names in per_model)) if len(per_model) > 1 else set()
-        self.names: set[str] = {name for names in per_model for key, name in names.items() if key not in shared}
+        per_model = [identity_names(model) for model in models]
+        keys = [{_key(n) for n in names} for names in per_model]
+        shared = set.intersection(*keys) if len(keys) > 1 else set()
+        # Every spelling stays ("Hugging Face" and "HuggingFace" are one key, two patterns).
+        self.names: set[str] = {name for names in per_model for name in names if _key(name) not in shared}
         self.pattern = compile_names(self.names)
 
     def find(self, answers: Iterable[str], prompts: Iterable[str] = ()) -> list[str]:

@@ -5,6 +5,11 @@ when they take a key from the environment), any extra ``secrets`` given, and any
 like a credential (``Bearer ...``, ``x-api-key: ...``, ``sk-...``, ``?key=...``) with
 ``[redacted]``. ``redact_headers`` does the same for a headers mapping, blanking the values of
 credential headers entirely.
+
+Answer text is different: a model explaining ``Authorization: Bearer <token>`` is a good
+answer, not a leak. ``redact_values`` and ``StreamRedactor`` replace only the key values
+themselves (every configured key and every key read so far), and ``StreamRedactor`` does it on
+a stream whose pieces may cut a key in two.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from typing import Any
 __all__ = [
     "MASK",
     "SENSITIVE_HEADERS",
+    "StreamRedactor",
     "known_secrets",
     "redact",
     "redact_headers",
+    "redact_values",
     "register_secret",
     "secrets_from_env",
 ]
@@ -103,6 +110,55 @@ def redact(text: Any, secrets: Iterable[str] = ()) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _values(secrets: Iterable[str]) -> list[str]:
+    """The key values to hide, longest first (a key that contains another is hidden whole)."""
+    values = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN} | known_secrets()
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_values(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every key value (``secrets`` and every key read so far) replaced by
+    ``[redacted]``; nothing else changes."""
+    for value in _values(secrets):
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+class StreamRedactor:
+    """``redact_values`` for text that arrives in pieces.
+
+    ``feed(piece)`` returns the text that is safe to show now; a tail that could be the start
+    of a key is held back until the next piece tells (at most the longest key's length less
+    one character). ``finish()`` returns what is held back, redacted.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._values = _values(secrets)
+        self._longest = max(map(len, self._values), default=0)
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        if not self._values:
+            return piece
+        text = redact_values(self._held + piece, self._values)
+        keep = self._key_start_at_end(text)
+        self._held = text[len(text) - keep:] if keep else ""
+        return text[:len(text) - keep]
+
+    def finish(self) -> str:
+        held, self._held = self._held, ""
+        return redact_values(held, self._values)
+
+    def _key_start_at_end(self, text: str) -> int:
+        """Length of the longest end of ``text`` that a key starts with (0: none)."""
+        for size in range(min(len(text), self._longest - 1), 0, -1):
+            tail = text[-size:]
+            if any(value.startswith(tail) for value in self._values):
+                return size
+        return 0
 
 
 def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[Any, Any]] | None,

@@ -37,6 +37,8 @@ Answer text
     crlf            SSE lines end with CRLF
     nodone          OpenAI stream without the final ``data: [DONE]``
     no_stream_options  answer 400 to a request that has ``stream_options`` (older servers)
+    echo_auth       the answer repeats the request's credential ("Your header was Bearer KEY."),
+                    the key cut in two stream chunks (a proxy that echoes what it was sent)
     split=N         write the wire bytes in N-byte HTTP chunks (split UTF-8, CRLF, lines)
     auth=KEY        require this key (Bearer / x-api-key), else 401
     id=ANYTHING     ignored: makes a model id unique (per-id fault counters)
@@ -106,7 +108,7 @@ class SpecError(ValueError):
 
 
 TEXT_STYLES = ("plain", "markdown", "code", "unicode", "echo", "lorem")
-FLAGS = ("comments", "crlf", "nodone", "no_stream_options")
+FLAGS = ("comments", "crlf", "nodone", "no_stream_options", "echo_auth")
 PRESETS: dict[str, dict[str, Any]] = {
     "echo": {"text": "echo"},
     "fast": {"rate": 0.0},
@@ -890,6 +892,10 @@ class _Handler(BaseHTTPRequestHandler):
 
         prompt = last_user_text(body.get("messages"))
         tokens = expected_tokens(model, prompt, spec)
+        if "echo_auth" in spec.flags:
+            sent = self.headers.get("Authorization") or self.headers.get("x-api-key") or "(none)"
+            half = len(sent) - len(sent.split()[-1]) // 2  # in the middle of the key itself
+            tokens = ["Your header was ", sent[:half], sent[half:], ". "] + tokens
         finish = spec.finish or wire.default_finish
         limit = wire.max_tokens()
         if limit is not None and len(tokens) > limit:

@@ -130,7 +130,7 @@ def test_answers_cannot_drive_the_terminal(tmp_path, fake_provider, capsys, monk
                              "--prompt", "Hi", "--models", "alpha,bravo")
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "\r" not in out
-    assert "\\x1b[2J" in out and "\\u202e" in out
+    assert "␛[2J" in out and "␍" in out and "\ufffd" in out  # shown as the app shows them
     code, out, _ = run_cli(capsys, "battle", "--config", str(config), "--db", str(tmp_path / "v.db"),
                            "--prompt", "Hi", "--models", "alpha,bravo", "--json")
     assert json.loads(out)["sides"]["a"]["text"].startswith("\x1b[2J")  # JSON keeps the exact text

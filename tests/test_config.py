@@ -84,6 +84,24 @@ BAD_FILES = {
     "key-in-headers": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\n'
                        '[models.alpha.headers]\nAuthorization = "Bearer sk-abc"\n',
                        ["'alpha'", "'headers'", "api_key_env"]),
+    "port-out-of-range": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:99999/v1"\n',
+                          ["'alpha'", "'base_url'", "99999", "1-65535"]),
+    "port-zero": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://localhost:0"\n',
+                  ["'alpha'", "'base_url'", "1-65535"]),
+    "port-not-a-number": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://h:eighty/v1"\n',
+                          ["'alpha'", "'base_url'", "port"]),
+    "url-scheme": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "ftp://example.com/v1"\n',
+                   ["'alpha'", "'base_url'", "http"]),
+    "url-no-scheme": ('[models.alpha]\nprovider = "ollama"\nmodel = "m"\nbase_url = "localhost:11434"\n',
+                      ["'alpha'", "'base_url'", "http://"]),
+    "url-no-host": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "http:///v1"\n',
+                    ["'alpha'", "'base_url'", "host"]),
+    "url-with-space": ('[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://my host/v1"\n',
+                       ["'alpha'", "'base_url'"]),
+    "deadline-negative": ('[models.alpha]\nprovider = "ollama"\nmodel = "m"\ndeadline = -5\n',
+                          ["'alpha'", "'deadline'"]),
+    "deadline-text": ('[models.alpha]\nprovider = "ollama"\nmodel = "m"\ndeadline = "soon"\n',
+                      ["'alpha'", "'deadline'", "a number"]),
 }
 
 
@@ -101,7 +119,7 @@ def test_each_bad_file_gives_one_clear_message(places, kind):
     assert "sk-abc" not in message  # a key typed into the file is never echoed
 
 
-@pytest.mark.parametrize("kind", ["toml-syntax", "unknown-provider", "key-in-headers"])
+@pytest.mark.parametrize("kind", ["toml-syntax", "unknown-provider", "key-in-headers", "port-out-of-range"])
 def test_the_command_line_prints_the_message_and_exits_2_without_traceback(places, capsys, kind):
     text, expected = BAD_FILES[kind]
     places["cli"].write_text(text, encoding="utf-8")
@@ -111,3 +129,18 @@ def test_the_command_line_prints_the_message_and_exits_2_without_traceback(place
     assert captured.err.startswith("blindside: ") and str(places["cli"]) in captured.err
     assert expected[0] in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("url", ["http://localhost:11434", "https://api.example.com/v1", "http://127.0.0.1:1/v1",
+                                 "http://[::1]:65535", "HTTPS://Example.COM"])
+def test_good_base_urls_are_taken(places, url):
+    places["cwd"].write_text(f'[models.alpha]\nprovider = "openai"\nmodel = "m"\nbase_url = "{url}"\n',
+                             encoding="utf-8")
+    assert load_config().models["alpha"].base_url == url
+
+
+def test_the_whole_answer_deadline_defaults_to_five_minutes(places):
+    places["cwd"].write_text('[models.a]\nprovider = "ollama"\nmodel = "m"\n'
+                             '[models.b]\nprovider = "ollama"\nmodel = "m"\ndeadline = 2.5\n', encoding="utf-8")
+    models = load_config().models
+    assert models["a"].deadline == 300.0 and models["b"].deadline == 2.5

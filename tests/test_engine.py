@@ -403,3 +403,79 @@ async def test_check_sends_one_token_requests_and_reports_errors(make_arena, fak
     assert not results["bravo"].ok and "401" in results["bravo"].error
     assert key not in repr(results)
     assert fake_provider.requests_for("fake:tokens=30")[0].body["max_tokens"] == 1
+
+
+# -- hiding names in anonymous reasons ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, fault, reason", [
+    ("cut", "cut@3", "the stream was cut off before it finished"),
+    ("html", "html", "the server answered with an HTML page, not a stream"),
+    ("server", "500", "the server failed (500)"),
+    ("answer", "empty", "the server sent an empty answer"),
+])
+async def test_a_model_name_that_is_an_ordinary_word_never_garbles_a_fixed_reason(
+        name, fault, reason, make_arena, fake_model):
+    arena = make_arena("fake:tokens=3", fake_model(f"fake:tokens=8,{fault}", name=name))
+    _, results = await start_run(arena)
+    await arena.aclose()
+    assert results["b"].error == reason
+
+
+async def test_a_model_name_in_the_servers_own_words_is_still_hidden(make_arena, fake_model):
+    bad = fake_model("fake:tokens=8,error@2,message=bravo-house%20is%20overloaded%20on%20bravo-house",
+                     name="bravo-house")
+    arena = make_arena("fake:tokens=3", bad)
+    _, results = await start_run(arena)
+    await arena.aclose()
+    error = results["b"].error
+    assert error.startswith("the server reported an error: ") and "overloaded" in error
+    assert "bravo-house" not in error
+
+
+# -- a whole-answer deadline and empty answers ------------------------------------------------
+
+
+async def test_an_answer_that_trickles_past_its_deadline_ends_and_keeps_its_text(make_arena, fake_model, store):
+    # A token every 0.2 s: each gap is well within the timeout, the whole answer is not.
+    slow = fake_model("fake:tokens=100,rate=5", name="bravo", timeout=2, deadline=1.0)
+    arena = make_arena("fake:tokens=3", slow)
+    started = time.monotonic()
+    battle, results = await start_run(arena)
+    elapsed = time.monotonic() - started
+    await arena.aclose()
+    b = results["b"]
+    assert elapsed < 4, "the deadline did not end the answer"
+    assert b.error and "longer than" in b.error and "bravo" not in b.error
+    assert anonymous_error("b", b.error) == "Model B took longer than the 1 s deadline for a whole answer"
+    assert b.text and expected_text(slow.model, PROMPT).startswith(b.text)  # what arrived is kept
+    assert battle.status == "error" and not battle.can_vote
+    stored = store.battle(battle.id)["responses"]
+    assert next(r for r in stored if r["side"] == "b")["text"] == b.text
+
+
+@pytest.mark.parametrize("provider, spec", [
+    ("openai", "fake:tokens=0"),  # only [DONE]
+    ("ollama", "fake:tokens=0"),
+    ("anthropic", "fake:tokens=0"),
+    ("openai", "fake:say=%20%0A%09%20"),  # only whitespace
+])
+async def test_an_empty_answer_is_a_failed_side(provider, spec, make_arena, fake_model, store):
+    arena = make_arena("fake:tokens=3", fake_model(spec, provider=provider, name="bravo"))
+    battle, results = await start_run(arena)
+    await arena.aclose()
+    assert results["a"].error is None
+    assert results["b"].error == "returned an empty answer"
+    assert anonymous_error("b", results["b"].error) == "Model B returned an empty answer"
+    assert battle.status == "error" and not battle.can_vote
+    with pytest.raises(VoteError):
+        battle.vote("a", "tester")
+    assert store.battle(battle.id)["status"] == "error"
+
+
+async def test_an_empty_answer_dressed_by_a_treatment_is_still_empty(make_arena, fake_model):
+    dressed = fake_model("fake:say=%20%0A%20", name="bravo", treatment="chatty")
+    arena = make_arena("fake:tokens=3", dressed)
+    battle, results = await start_run(arena)
+    await arena.aclose()
+    assert results["b"].error == "returned an empty answer" and not battle.can_vote

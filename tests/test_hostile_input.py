@@ -534,3 +534,132 @@ async def test_the_app_shows_a_prompt_with_escapes_as_text(fake_provider, tmp_pa
         await wait_phase(pilot, "ready")
         await pilot.pause(0.3)
         assert forbidden_on_screen(app) == [], "control characters from the prompt reached the terminal"
+
+
+# -- one sanitizer for every text output ----------------------------------------------------------
+
+# Everything a terminal may act on or reorder: C0 (but tab and newline), DEL, C1, the bidi
+# embeddings, overrides and isolates, the Arabic letter mark and the LRM/RLM marks.
+UNSAFE_ANYWHERE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+HOSTILE_NAME = "evil\x1b[2J\x1b]0;T\x07\u061c\u200e\u200f\u202e\rname\nModel B was: forged" + "x" * 10_000
+
+
+def unsafe_in(out: str) -> list[str]:
+    return sorted({hex(ord(c)) for c in UNSAFE_ANYWHERE.findall(out.replace("\r\n", "\n"))})
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\x07", "\x9b", "\u061c", "\u200e", "\u200f", "\u202e", "\u2067", "\r"])
+def test_printable_makes_every_unsafe_character_visible(char):
+    from tui.widgets.safe_text import printable
+
+    shown = printable(f"a{char}b")
+    assert unsafe_in(shown) == [] and shown.startswith("a") and shown.endswith("b") and len(shown) > 2
+
+
+def test_printable_keeps_line_breaks_and_tabs_but_not_a_lone_carriage_return():
+    from tui.widgets.safe_text import printable
+
+    assert printable("one\r\ntwo\nthree\tfour") == "one\r\ntwo\nthree\tfour"
+    assert printable("progress 10%\rprogress 99%") == "progress 10%␍progress 99%"  # would rewrite the line
+    assert printable("a\r") == "a␍"
+
+
+def test_the_battle_command_shows_an_answer_exactly_as_the_widgets_do(tmp_path, fake_provider, capsys):
+    from tui.widgets.safe_text import printable
+
+    answer = "x\x1b[2J \u200e\u061c y\rz \x9b end"
+    config = tmp_path / "blindside.toml"
+    config.write_text(fake_config_toml({
+        # the finish reason is the server's word too: "finish: ..." is printed under the answer
+        "odd": fake_model_fields(fake_provider, "openai",
+                                 "fake:finish=%1B%5B2J%E2%80%8F,say=" + quote(answer, safe="")),
+        "plain": fake_model_fields(fake_provider, "ollama", "fake:tokens=3"),
+    }), encoding="utf-8")
+    code, out, err = _cli(capsys, "battle", "--prompt", "hi", "--models", "odd,plain", "--config", str(config),
+                          "--db", str(tmp_path / "v.db"))
+    assert code == 0, err
+    assert printable(answer) in out.splitlines()
+    assert unsafe_in(out) == []
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from tui.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_and_vote_print_a_hostile_model_name_escaped_on_one_line(tmp_path, fake_provider, capsys):
+    from battles.store import ResponseRecord, Store
+
+    config = tmp_path / "blindside.toml"
+    config.write_text(fake_config_toml({
+        HOSTILE_NAME: fake_model_fields(fake_provider, "openai", "fake:tokens=3"),
+        "plain": fake_model_fields(fake_provider, "ollama", "fake:tokens=3"),
+    }), encoding="utf-8")
+    code, out, err = _cli(capsys, "models", "--config", str(config))
+    assert code == 0, err
+    assert unsafe_in(out) == [], "a model name drove the terminal"
+    assert not any(line.startswith("Model B was: forged") for line in out.splitlines())  # no forged line
+    assert max(len(line) for line in out.splitlines()) < 200, "an overlong name is shortened in the table"
+
+    db = tmp_path / "v.db"
+    with Store(db) as store:
+        battle_id = store.begin_battle(model_a=HOSTILE_NAME, model_b="plain", prompt="hi")
+        records = [ResponseRecord(text="one", finish_reason="stop"), ResponseRecord(text="two", finish_reason="stop")]
+        store.save_turn(battle_id, 1, "hi", *records)
+        store.finish_battle(battle_id, status="complete", identity_leak=False, features_a={}, features_b={})
+    code, out, err = _cli(capsys, "vote", battle_id, "a", "--config", str(config), "--db", str(db))
+    assert code == 0, err
+    assert unsafe_in(out) == []
+    assert not any(line.startswith("Model B was: forged") for line in out.splitlines()), out[:500]
+
+
+# -- a bad server address: refused when the config loads, a failed line in a check ------------------
+
+def test_a_port_out_of_range_is_refused_when_the_config_loads(tmp_path, capsys):
+    config = tmp_path / "blindside.toml"
+    config.write_text('[models.far]\nprovider = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:99999/v1"\n'
+                      '[models.near]\nprovider = "ollama"\nmodel = "m"\n', encoding="utf-8")
+    code, out, err = _cli(capsys, "models", "--check", "--config", str(config))
+    assert code == 2 and out == ""
+    assert str(config) in err and "'far'" in err and "'base_url'" in err and "99999" in err
+    assert "ExceptionGroup" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1", "http://bad host:80", "http://[::1/v1",
+                                 "ftp://127.0.0.1/v1", "http://127.0.0.1:1/v1"])
+async def test_a_check_of_any_bad_address_is_that_models_failed_line(url, fake_model):
+    from battles.engine import check_model
+
+    broken = ModelConfig(name="far", provider="openai", model="m", base_url=url, timeout=2)
+    good = fake_model("fake:tokens=2", name="near")
+    async with Arena(Config(models={"far": broken, "near": good}), None) as arena:
+        results = {r.name: r for r in await asyncio.wait_for(arena.check(), 15)}
+        direct = await check_model(broken, arena.client)
+    assert results["near"].ok
+    assert not results["far"].ok and results["far"].error and not direct.ok
+    assert "ExceptionGroup" not in f"{results['far'].error} {results['far'].hint}"
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on_and_keeps_the_exact_text(tmp_path, fake_provider, capsys):
+    # JSON leaves DEL, C1 controls and bidi marks raw; a terminal showing the JSON would act on them.
+    answer = "x\x7f \x9b31m \u202eevil\u202c \u200e\u061c\u2028 end"
+    config = tmp_path / "blindside.toml"
+    config.write_text(fake_config_toml({
+        "odd\u202e\x9b": fake_model_fields(fake_provider, "openai", "fake:say=" + quote(answer, safe="")),
+        "plain": fake_model_fields(fake_provider, "ollama", "fake:tokens=3"),
+    }), encoding="utf-8")
+    common = ["--config", str(config), "--db", str(tmp_path / "v.db")]
+    code, out, err = _cli(capsys, "battle", "--prompt", "hi", "--models", "odd\u202e\x9b,plain", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and "\u2028" not in out
+    battle = json.loads(out)
+    assert battle["sides"]["a"]["text"] == answer
+    code, out, err = _cli(capsys, "vote", battle["battle_id"], "a", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and json.loads(out)["model_a"] == "odd\u202e\x9b"
+    code, out, err = _cli(capsys, "models", "--json", *common)
+    assert code == 0, err
+    assert unsafe_in(out) == [] and json.loads(out)["models"][0]["name"] == "odd\u202e\x9b"

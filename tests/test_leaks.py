@@ -112,3 +112,50 @@ def test_a_name_of_one_side_still_leaks_when_the_other_side_differs():
     claude = ModelConfig(name="haiku", provider="anthropic", model="claude-3-5-haiku-latest")
     assert find_leaks([local, claude], ["As Claude, I think so."]) == ["Claude"]
     assert find_leaks([local, claude], ["SmolLM here."]) == ["SmolLM"]
+
+
+# -- two models on one protocol: vendor names come from the model id, not only the provider ------
+
+SAME_PROTOCOL = [
+    # (model id, a name its answer may use, another model's id)
+    ("gpt-4o", "OpenAI", "llama-3-70b"),
+    ("gpt-4o", "ChatGPT", "llama-3-70b"),
+    ("o3-mini", "OpenAI", "qwen2.5-72b"),
+    ("o1", "OpenAI", "mistral-large"),
+    ("o4-mini", "GPT", "deepseek-chat"),
+    ("chatgpt-4o-latest", "OpenAI", "gemma-2-9b"),
+    ("claude-3-5-sonnet", "Anthropic", "gpt-4o"),
+    ("llama-3-70b", "Meta", "gpt-4o"),
+    ("gemini-1.5-pro", "Google", "gpt-4o"),
+    ("gemma-2-9b", "Gemini", "gpt-4o"),
+    ("qwen2.5-72b", "Alibaba", "gpt-4o"),
+    ("mixtral-8x7b", "Mistral", "gpt-4o"),
+    ("deepseek-chat", "DeepSeek", "gpt-4o"),
+    ("grok-2", "xAI", "gpt-4o"),
+    ("phi-3-mini", "Microsoft", "gpt-4o"),
+    ("command-r-plus", "Cohere", "gpt-4o"),
+    ("smollm2-1.7b", "Hugging Face", "gpt-4o"),
+]
+
+
+@pytest.mark.parametrize("model_id, vendor, other_id", SAME_PROTOCOL)
+def test_a_vendor_name_tells_two_models_on_one_protocol_apart(model_id, vendor, other_id):
+    # "openai" is a protocol here: vLLM, Groq and OpenRouter serve every family through it.
+    one = ModelConfig(name="left", provider="openai", model=model_id, base_url="http://x")
+    other = ModelConfig(name="right", provider="openai", model=other_id, base_url="http://x")
+    answer = f"As a model made by {vendor}, I can help."
+    assert find_leaks([one, other], [answer]) == [vendor]
+    assert find_leaks([other, one], ["fine", answer]) == [vendor]
+
+
+def test_an_alias_names_the_family_too():
+    house = ModelConfig(name="house", provider="openai", model="internal-v7", base_url="http://x",
+                        aliases=("claude-3-haiku",))
+    local = ModelConfig(name="local", provider="openai", model="llama-3-8b", base_url="http://x")
+    assert find_leaks([house, local], ["I was trained by Anthropic."]) == ["Anthropic"]
+
+
+def test_a_vendor_both_sides_share_on_one_protocol_still_reveals_nothing():
+    big = ModelConfig(name="big", provider="openai", model="gpt-4o", base_url="http://x")
+    small = ModelConfig(name="small", provider="openai", model="gpt-4o-mini", base_url="http://x")
+    assert find_leaks([big, small], ["As an OpenAI model, I think so."]) == []

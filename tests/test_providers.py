@@ -665,3 +665,25 @@ def test_fake_server_runs_standalone():
     finally:
         proc.terminate()
         assert proc.wait(timeout=5) == 0
+
+
+def test_a_reason_marks_which_part_the_server_wrote():
+    from battles.providers.http_errors import in_stream_error
+
+    model = ModelConfig(name="cut", provider="openai", model="cut-model", base_url="http://127.0.0.1:9")
+    quoted = in_stream_error("cut-model is overloaded", model)
+    assert quoted.reason == "the server reported an error: [model] is overloaded"
+    assert quoted.quoted == "[model] is overloaded" and quoted.reason.endswith(quoted.quoted)
+    assert in_stream_error(None, model).quoted is None
+    assert status_error(500, b'{"error": "cut"}', model).quoted is None  # all fixed wording
+    assert ProviderError("the stream was cut off", quoted="not the end").quoted is None
+
+
+async def test_a_connect_failure_inside_a_task_group_is_a_plain_reason(http_client):
+    model = ModelConfig(name="far", provider="openai", model="m", base_url="http://127.0.0.1:99999/v1", timeout=2)
+    with pytest.raises(ProviderError) as caught:
+        async with aclosing(make_provider(model).stream([{"role": "user", "content": "hi"}], http_client)) as events:
+            async for _ in events:
+                pass
+    assert caught.value.reason == "could not connect to the server"
+    assert "TaskGroup" not in (caught.value.hint or "") and "ExceptionGroup" not in (caught.value.hint or "")

@@ -186,3 +186,78 @@ def test_the_environment_is_not_written_anywhere_by_default(tmp_path):
     before = set(os.listdir(tmp_path))
     run_cli("--help", env=child_env(**KEYS), cwd=tmp_path)
     assert set(os.listdir(tmp_path)) == before
+
+
+# -- a provider or proxy that echoes the key inside the answer ------------------------------------
+
+def echo_lineup(fake) -> dict[str, dict]:
+    """Models whose server answers "Your header was Bearer <key>." (the key cut in two chunks)."""
+    return {
+        "echo-gateway": fake_model(fake, "openai", "fake:echo_auth,tokens=4,seed=5", api_key_env="TEAM_GATEWAY_TOKEN"),
+        "echo-anthropic": fake_model(fake, "anthropic", "fake:echo_auth,tokens=4,seed=6",
+                                     api_key_env="ANTHROPIC_API_KEY"),
+    }
+
+
+async def test_an_answer_echoing_the_key_is_redacted_live_stored_and_exported(tmp_path, keyed_env, fake_provider):
+    config_path = tmp_path / "blindside.toml"
+    config_path.write_text(fake_config_toml(echo_lineup(fake_provider)), encoding="utf-8")
+    config = load_config(config_path)
+    db = tmp_path / "votes.db"
+    live: dict[str, list[str]] = {"a": [], "b": []}
+    with Store(db) as store:
+        async with Arena(config, store, seed=1) as arena:
+            battle = arena.start("Tell me a fact.", models=("echo-gateway", "echo-anthropic"))
+            await battle.run(lambda side, piece: live[side].append(piece))
+            assert battle.status == "complete", battle.results
+            texts = [r.text for r in battle.results.values()]
+            battle.vote("a", "tester")
+        assert_no_key(tree_bytes([db]), "the database or its -wal")
+        exports = []
+        for fmt in EXPORT_FORMATS:
+            target = tmp_path / f"export.{fmt}"
+            export(store, target, fmt)
+            exports.append(target)
+    assert_keys_were_sent_for(fake_provider, [KEYS["TEAM_GATEWAY_TOKEN"], KEYS["ANTHROPIC_API_KEY"]])
+    for side, pieces in live.items():
+        assert "".join(pieces) == battle.results[side].text  # what was shown is what was stored
+        assert len(pieces) > 1
+    assert all(text.startswith("Your header was ") and "[redacted]" in text for text in texts), texts
+    assert_no_key("\n".join(texts + [p for pieces in live.values() for p in pieces]), "the answer text")
+    assert_no_key(tree_bytes([db]), "the database after close")
+    assert_no_key(tree_bytes(exports), "an export")
+
+
+def assert_keys_were_sent_for(fake, values) -> None:
+    seen = " ".join(f"{r.header('authorization', '')} {r.header('x-api-key', '')}" for r in fake.requests)
+    for value in values:
+        assert value in seen, f"the fake server never received {value[:12]}..."
+
+
+def test_the_battle_command_prints_an_echoed_key_redacted(tmp_path, fake_provider, capsys, monkeypatch):
+    from tui.cli import main
+
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    config_path = tmp_path / "blindside.toml"
+    config_path.write_text(fake_config_toml(echo_lineup(fake_provider)), encoding="utf-8")
+    for extra in ([], ["--json"]):
+        code = main(["battle", "--prompt", "hi", "--models", "echo-gateway,echo-anthropic", "--config",
+                     str(config_path), "--db", str(tmp_path / "v.db"), *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert "Your header was" in out and "[redacted]" in out
+        assert_no_key(out + err, "the battle output")
+
+
+def test_a_key_cut_anywhere_between_pieces_never_comes_out_whole_or_in_part():
+    from battles.redact import StreamRedactor
+
+    key = KEYS["TEAM_GATEWAY_TOKEN"]
+    text = f"ok {key[:5]} not a key; Your header was {key}. And {key}{key} twice, then gw."
+    for size in (1, 2, 3, 7, len(key) - 1, len(key), 1000):
+        redactor = StreamRedactor([key])
+        out = [redactor.feed(text[i:i + size]) for i in range(0, len(text), size)] + [redactor.finish()]
+        joined = "".join(out)
+        assert joined == text.replace(key, "[redacted]"), size
+        assert all(piece.count(key[:12]) == 0 for piece in out)

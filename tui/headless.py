@@ -1,36 +1,22 @@
 """Shared pieces of the headless commands (battle, vote, models): input, lineup checks, output.
 
-Answers are model output, i.e. untrusted text: printed for a person they go through
-``terminal_safe`` so an escape sequence in an answer can never drive the terminal.
+Answers and model names are untrusted text: printed for a person they go through
+``tui.widgets.safe_text.printable`` (the sanitizer the widgets use too) so an escape sequence
+can never drive the terminal, and a name goes through ``one_line`` so it cannot forge a line.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from typing import Any, TextIO
 
 from battles.config import Config, load_config
 from battles.errors import ConfigError
 from battles.pairing import SAMPLE_CONFIG
-
-# C0 controls except tab and newline, DEL, C1 controls, and the bidi controls that can make
-# text display in another order than it is stored ("Trojan source").
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from tui.widgets.safe_text import one_line, printable
 
 SIDE_LABELS = {"a": "Model A", "b": "Model B"}
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` with every control character shown as a visible escape (``\\x1b``) instead."""
-    text = text.replace("\r\n", "\n")
-    return _UNSAFE.sub(lambda m: _escape(m.group(0)), text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def read_prompt(value: str, stdin: TextIO | None = None) -> str:
@@ -100,7 +86,7 @@ def side_dict(record, *, model: str | None, show_hint: bool) -> dict[str, Any]:
 def side_stats(record) -> str:
     parts = []
     if record.finish_reason:
-        parts.append(f"finish: {record.finish_reason}")
+        parts.append(f"finish: {one_line(record.finish_reason, 40)}")  # the server's own word
     if record.tokens is not None:
         parts.append(f"{record.tokens} tokens")
     if record.ttft_ms is not None:
@@ -111,15 +97,16 @@ def side_stats(record) -> str:
 
 
 def format_reveal(reveal, *, voter: str | None = None) -> str:
-    lines = [f"Model A was: {reveal.model_a}", f"Model B was: {reveal.model_b}"]
+    lines = [f"Model A was: {one_line(reveal.model_a)}", f"Model B was: {one_line(reveal.model_b)}"]
     if reveal.winner:
         said = {"model_a": "Model A is better", "model_b": "Model B is better",
                 "tie": "a tie", "both_bad": "both are bad"}[reveal.winner]
-        lines.append(f"Vote recorded: {said}" + (f" (voter {voter})" if voter else "") + ".")
+        lines.append(f"Vote recorded: {said}" + (f" (voter {one_line(voter)})" if voter else "") + ".")
     if reveal.identity_leak:
-        names = ", ".join(reveal.leaked_names) if reveal.leaked_names else "a model name"
+        names = ", ".join(map(one_line, reveal.leaked_names)) if reveal.leaked_names else "a model name"
         lines.append(f"Identity leak: an answer named {names}; ratings leave this battle out by default.")
     for side, record in (("a", reveal.a), ("b", reveal.b)):
         if record.error and record.error_hint:
-            lines.append(f"{SIDE_LABELS[side]} ({getattr(reveal, 'model_' + side)}): {record.error_hint}")
-    return terminal_safe("\n".join(lines))
+            lines.append(f"{SIDE_LABELS[side]} ({one_line(getattr(reveal, 'model_' + side))}): "
+                         f"{one_line(record.error_hint)}")
+    return printable("\n".join(lines))

@@ -158,6 +158,13 @@ class HTTPProvider:
             except (OSError, asyncio.TimeoutError) as exc:  # a transport that leaks a raw socket error
                 raise ProviderError("the connection to the server failed",
                                     hint=redact(f"{type(exc).__name__}: {exc}")) from None
+            except ExceptionGroup as group:
+                # The connect step runs in a task group (e.g. port 99999: an OverflowError inside);
+                # say what the first real failure was, not "unhandled errors in a TaskGroup".
+                cause = _first_leaf(group)
+                raise ProviderError("could not connect to the server",
+                                    hint=redact(f"check base_url ({self.model.url}): "
+                                                f"{type(cause).__name__}: {cause}")[:300]) from None
             except Exception as exc:
                 raise ProviderError("the request failed unexpectedly",
                                     hint=redact(f"{type(exc).__name__}: {exc}")[:300]) from None
@@ -274,6 +281,14 @@ class HTTPProvider:
                         state.done = True
                     else:
                         raise ProviderError("the stream was cut off before it finished")
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception inside ``group`` that is not itself a group."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup) and first.exceptions:
+        first = first.exceptions[0]
+    return first
 
 
 async def _read_some(response: httpx.Response, limit: int) -> bytes:

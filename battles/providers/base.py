@@ -8,7 +8,9 @@ Failures are raised as ``ProviderError``. Its ``reason`` is anonymous (it never 
 model, provider, host, URL or key) so it can be shown before the vote, e.g.
 ``"the server refused the API key (401)"``; ``hint`` may name what to do and may reveal the
 provider (e.g. ``"set OPENAI_API_KEY"``), so it is shown only after the battle is revealed or
-has ended in an error. Neither ever contains a key.
+has ended in an error. Neither ever contains a key. ``quoted`` is the end of ``reason`` that
+the server wrote (its own error message, scrubbed); the rest of a reason is the program's own
+fixed wording, which the engine never rewrites.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ class StreamEnd:
 
 class ProviderError(Exception):
     def __init__(self, reason: str, *, status: int | None = None, hint: str | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, quoted: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.quoted = quoted if quoted and reason.endswith(quoted) else None
         self.status = status
         self.hint = hint
         self.retry_after = retry_after

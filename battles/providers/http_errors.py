@@ -353,4 +353,4 @@ def in_stream_error(message: str | None, model: ModelConfig) -> ProviderError:
     """The server put an error event in the stream; keep its message, scrubbed."""
     clean = scrub(message, model) if message else ""
     reason = f"the server reported an error: {clean}" if clean else "the server reported an error"
-    return ProviderError(reason, hint=_hint_text(message))
+    return ProviderError(reason, hint=_hint_text(message), quoted=clean or None)

@@ -58,9 +58,8 @@ async def _battle(config, store, prompt, pair, vote, voter, as_json) -> int:
 
 
 def _print_json(battle, reveal) -> None:
-    import json
-
     from tui.headless import side_dict
+    from tui.widgets.safe_text import json_text
 
     sides = {}
     for side in ("a", "b"):
@@ -75,21 +74,22 @@ def _print_json(battle, reveal) -> None:
         "leaked_names": reveal.leaked_names if reveal else None,
         "sides": sides,
     }
-    print(json.dumps(out, ensure_ascii=False, indent=2))
+    print(json_text(out))
 
 
 def _print_text(battle, reveal, vote, voter) -> None:
     from battles.engine import anonymous_error
-    from tui.headless import SIDE_LABELS, format_reveal, side_stats, terminal_safe
+    from tui.headless import SIDE_LABELS, format_reveal, side_stats
+    from tui.widgets.safe_text import printable
 
     lines = [f"Battle {battle.id}", ""]
     for side in ("a", "b"):
         record = battle.results[side]
         lines.append(f"=== {SIDE_LABELS[side]} ===")
         if record.text:
-            lines.append(terminal_safe(record.text.rstrip("\n")))
+            lines.append(printable(record.text.rstrip("\n")))
         if record.error:
-            lines.append(terminal_safe(anonymous_error(side, record.error)))
+            lines.append(printable(anonymous_error(side, record.error)))
         lines.append(side_stats(record))
         lines.append("")
     if battle.identity_leak and not reveal:

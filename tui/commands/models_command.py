@@ -15,9 +15,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from tui.headless import load_lineup_config
+    from tui.widgets.safe_text import json_text
 
     config, origin = load_lineup_config(getattr(args, "config", None), at_least=1)
     models = list(config.models.values())
@@ -31,10 +30,12 @@ def run(args: argparse.Namespace) -> int:
                 c = checks[m.contestant]
                 row["check"] = {"ok": c.ok, "latency_ms": c.latency_ms, "error": c.error, "hint": c.hint}
             rows.append(row)
-        print(json.dumps({"models": rows, "lineup_note": origin}, ensure_ascii=False, indent=2))
+        print(json_text({"models": rows, "lineup_note": origin}))
     else:
         if origin:
-            print(origin + "\n")
+            from tui.widgets.safe_text import printable
+
+            print(printable(origin) + "\n")
         print(_table(models, checks))
     return 0 if all(c.ok for c in checks.values()) else 1
 
@@ -51,20 +52,24 @@ def _check(config) -> dict:
     return {c.name: c for c in asyncio.run(check_all())}
 
 
+NAME_WIDTH = 60  # a longer name or model id is cut with "…" so the table stays a table
+
+
 def _table(models, checks) -> str:
-    from tui.headless import terminal_safe
+    from tui.widgets.safe_text import one_line
 
     header = ["name", "provider", "model", "treatment"] + (["check"] if checks else [])
     rows = []
     for m in models:
-        row = [m.contestant, m.provider, m.model, m.treatment or "-"]
+        row = [one_line(m.contestant, NAME_WIDTH), m.provider, one_line(m.model, NAME_WIDTH), m.treatment or "-"]
         if checks:
             c = checks[m.contestant]
             if c.ok:
                 row.append(f"ok ({c.latency_ms:.0f} ms)")
             else:
-                row.append(f"failed: {c.error}" + (f" ({c.hint})" if c.hint else ""))
+                failed = f"failed: {c.error}" + (f" ({c.hint})" if c.hint else "")
+                row.append(one_line(failed))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [header] + rows]
-    return terminal_safe("\n".join(lines))
+    return "\n".join(lines)

@@ -20,12 +20,11 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from battles.config import load_config
     from battles.engine import default_voter, vote_stored
     from battles.store import open_store
     from tui.headless import format_reveal
+    from tui.widgets.safe_text import json_text
 
     config = load_config(getattr(args, "config", None))
     voter = default_voter(config, getattr(args, "voter", None))
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     with open_store(getattr(args, "db", None)) as store:
         reveal = vote_stored(store, args.battle_id.strip(), args.winner, voter, lineup)
     if args.json:
-        print(json.dumps({
+        print(json_text({
             "battle_id": reveal.battle_id,
             "winner": reveal.winner,
             "voter": voter,
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             "model_b": reveal.model_b,
             "identity_leak": reveal.identity_leak,
             "leaked_names": reveal.leaked_names,
-        }, ensure_ascii=False, indent=2))
+        }))
     else:
         print(format_reveal(reveal, voter=voter))
     return 0
