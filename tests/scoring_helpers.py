@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-REAL_VOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+REAL_VOTES = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 LLAMA_EXPERIMENTAL = "llama-4-maverick-03-26-experimental"
 LLAMA_RELEASED = "llama-4-maverick-17b-128e-instruct"
 

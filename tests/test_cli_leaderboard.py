@@ -13,7 +13,7 @@ from battles.store import NewBattle, ResponseRecord, Store
 from tui.cli import main
 
 
-REAL_VOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+REAL_VOTES = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 
 
 @pytest.fixture(scope="module")
