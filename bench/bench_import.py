@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-ARENA_VOTES_CSV = REPO_ROOT.parent / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+ARENA_VOTES_CSV = REPO_ROOT / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 CSV_TARGET_S = 5.0
 RECORDS_FULL = 1_000_000
 RECORDS_QUICK = 100_000

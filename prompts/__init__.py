@@ -10,7 +10,8 @@ stable across runs; a missing ``category`` is ``"uncategorised"``. A file that c
 used raises :class:`PromptPackError`, whose message names the file, the line or entry and
 the field.
 
-This package stands alone: it imports nothing from ``battles``, ``scoring`` or ``tui``.
+This package stands alone: it imports nothing from ``scoring`` or ``tui``, and from ``battles``
+only the program's error base class (so the command line reports a bad pack like any error).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from battles.errors import BlindsideError
 
 __all__ = [
     "DEFAULT_CATEGORY",
@@ -42,10 +45,10 @@ _PROMPT_FIELDS = ("id", "category", "text")
 _PACK_FIELDS = ("name", "description", "prompt")
 
 
-class PromptPackError(ValueError):
+class PromptPackError(BlindsideError):
     """A prompt pack cannot be used. The message names the file, the entry and the field."""
 
-    exit_code = 2  # for a command line: a usage error, like a bad config file
+    exit_code = 2  # a usage error, like a bad config file
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ import pytest
 
 from battles.config import ModelConfig
 from tests.fake_provider import FakeProvider
+from tests.local_extra import skip_local_model_tests
+
+pytest_plugins = ("pytester",)  # tests/test_local_extra.py runs the hook below in a pytest of its own
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    skip_local_model_tests(items)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ARENA_VOTES_CSV = REPO_ROOT.parent / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+ARENA_VOTES_CSV = REPO_ROOT / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 

@@ -275,3 +275,36 @@ async def test_a_prompt_sent_while_the_app_starts_up_goes_out_once_the_models_ar
         app._arena_ready(arena)
         await wait_phase(pilot, "ready")
         assert db_rows(tmp_path / "votes.db", "SELECT prompt FROM battles") == [("Explain recursion",)]
+
+
+async def test_the_voter_question_wraps_instead_of_being_cut_off(fake_provider, tmp_path):
+    from textual.widgets import Label
+
+    from tui.screens.voter import QUESTION
+
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6", voter=None), tmp_path / "v.db")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, VoterPrompt)
+        region = app.screen.query_one("#voter-question", Label).region
+        shown = [line[region.x:region.right].strip() for line in rendered_lines(app)[region.y:region.bottom]]
+        assert len(shown) > 1 and " ".join(shown) == QUESTION  # every word, over several lines
+
+
+async def test_in_the_prompt_box_the_status_names_a_pack_key_that_works_there(fake_provider, tmp_path):
+    from prompts import load_pack
+
+    pack = {p.text for p in load_pack("workshop")}
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6"), tmp_path / "v.db", prompts="workshop")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        box = screen.query_one("#prompt")
+        box.text = ""
+        await pilot.pause()
+        assert app.focused is box
+        status = str(screen.query_one("#status").render())
+        assert "ctrl+o: draw one from a prompt pack" in status and "p:" not in status
+        await pilot.press("p")
+        assert box.text == "p"  # in the box, p is a letter
+        await pilot.press("ctrl+o")
+        assert box.text in pack and app.focused is box

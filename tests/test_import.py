@@ -26,7 +26,7 @@ from battles.importing.errors import BadRecord
 from battles.store import FEATURE_COLUMNS, Store
 from tui.cli import main
 
-ARENA_VOTES_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+ARENA_VOTES_CSV = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import prompts
+from battles.errors import BlindsideError
 from prompts import (
     DEFAULT_CATEGORY,
     Prompt,
@@ -67,16 +68,17 @@ def test_packs_do_not_share_prompts():
     assert not workshop & general
 
 
-def test_prompts_package_imports_nothing_of_the_app():
+def test_prompts_package_imports_only_the_error_base_of_the_app():
     source = Path(prompts.__file__).read_text(encoding="utf-8")
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert not imported & {"battles", "scoring", "tui", "textual"}
-    assert issubclass(PromptPackError, ValueError)
+            imported.add(node.module)
+    assert {name for name in imported if name.split(".")[0] in {"battles", "scoring", "tui", "textual"}} \
+        == {"battles.errors"}
+    assert issubclass(PromptPackError, BlindsideError) and PromptPackError.exit_code == 2
 
 
 # --- user packs ---------------------------------------------------------------------------

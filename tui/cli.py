@@ -28,9 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", metavar="NAME|FILE", help="prompt pack to draw prompts from")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = _command_module(name)
-        if module is not None:
-            module.add_parser(subparsers, common)
+        _command_module(name).add_parser(subparsers, common)
     return parser
 
 
@@ -42,17 +40,11 @@ def _add_common_options(parser: argparse.ArgumentParser, default) -> None:
 
 
 def _command_module(name: str):
-    try:
-        return importlib.import_module(f"tui.commands.{name}_command")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"tui.commands.{name}_command":
-            return None  # command not built yet
-        raise
+    return importlib.import_module(f"tui.commands.{name}_command")
 
 
 def main(argv: list[str] | None = None) -> int:
     from battles.errors import BlindsideError
-    from prompts import PromptPackError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -62,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return app_command.run(args)
         return _command_module(args.command).run(args)
-    except (BlindsideError, PromptPackError) as exc:
+    except BlindsideError as exc:
         print(f"blindside: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the engine (and httpx) load after the first paint
 
 WINNER_WORDS = {"model_a": "A is better", "model_b": "B is better", "tie": "a tie", "both_bad": "both bad"}
 
-IDLE_HINT = "Type a prompt and press ctrl+s to send it to two anonymous models (p: draw one from a prompt pack)."
+IDLE_HINT = "Type a prompt and press ctrl+s to send it to two anonymous models (ctrl+o: draw one from a prompt pack)."
 VOTE_HINT = "Vote: a = A is better · b = B is better · t = tie · x = both bad   (f follow-up · r regenerate)"
 
 # (action, palette title, palette help) for the command palette; shown when the action is enabled.
@@ -93,6 +93,8 @@ class BattleScreen(Screen):
         Binding("r", "regenerate", "Regenerate"),
         Binding("v", "reveal", "Reveal"),
         Binding("p", "draw_prompt", "Pack prompt"),
+        # In the prompt box p types a p: ctrl+o draws from a pack there too.
+        Binding("ctrl+o", "draw_prompt", "Pack prompt", show=False, priority=True),
         Binding("l", "app.leaderboard", "Leaderboard"),
         Binding("h", "app.history", "History"),
         Binding("m", "app.models", "Models", show=False),
@@ -191,7 +193,7 @@ class BattleScreen(Screen):
         box = self.query_one("#prompt", TextArea)
         text = box.text.strip()
         if not text:
-            self.app.say("Type a prompt first (or press p to draw one from a prompt pack).", severity="warning")
+            self.app.say("Type a prompt first (or press ctrl+o to draw one from a prompt pack).", severity="warning")
             return
         if self.phase == "streaming":
             return

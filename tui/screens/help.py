@@ -21,14 +21,15 @@ EXTRA = {
 }
 
 
-def _sections():
-    from tui.app import BlindsideApp
+def _sections(app_type: type) -> list[tuple[str, type]]:
+    """The app's own class comes in from the running app: importing tui.app here would make
+    a cycle (the app imports this screen)."""
     from tui.screens.battle import BattleScreen
     from tui.screens.history import BattleDetailScreen, HistoryScreen
     from tui.screens.leaderboard import LeaderboardScreen
     from tui.screens.models import ModelsScreen
 
-    return [("Everywhere", BlindsideApp), ("Battle", BattleScreen), ("Leaderboard", LeaderboardScreen),
+    return [("Everywhere", app_type), ("Battle", BattleScreen), ("Leaderboard", LeaderboardScreen),
             ("History", HistoryScreen), ("A past battle", BattleDetailScreen), ("Models", ModelsScreen)]
 
 
@@ -65,7 +66,7 @@ class HelpScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="help"):
-            for title, owner in _sections():
+            for title, owner in _sections(type(self.app)):
                 rows = key_rows(owner) + EXTRA.get(title, [])
                 yield Static(help_table(title, rows), classes="help-section")
             yield Static(Text("Themes: open the command palette (ctrl+p) and choose 'Change theme'. "

@@ -9,6 +9,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 
+QUESTION = "Who is voting? The name is stored with your votes (leave empty to stay anonymous)."
+
+
 class VoterPrompt(ModalScreen[str | None]):
     """Returns the name typed (None: vote anonymously)."""
 
@@ -20,8 +23,7 @@ class VoterPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="voter-dialog", classes="dialog"):
-            yield Label("Who is voting? The name is stored with your votes (leave empty to stay anonymous).",
-                        markup=False)
+            yield Label(QUESTION, id="voter-question", markup=False)
             yield Input(value=self.current or "", placeholder="your name", id="voter-name", max_length=80)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="voter-ok", variant="primary")
