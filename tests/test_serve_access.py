@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers_reliability import REPO_ROOT, assert_no_traceback, child_env, run_cli
 from tests.serving import served
-from tui.serve_access import COOKIE_NAME, FORBIDDEN_TEXT, same_secret
+from tui.serve_access import FORBIDDEN_TEXT, cookie_name, same_secret
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,10 @@ def get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
         return response.status, dict(response.headers.items()), response.read().decode("utf-8", "replace")
 
 
-def session_cookie(headers: dict[str, str]) -> tuple[str, set[str]]:
+def session_cookie(headers: dict[str, str], port: int) -> tuple[str, set[str]]:
     """``name=value`` of the session cookie and its attributes, lower-cased."""
     pair, *attributes = [part.strip() for part in headers["Set-Cookie"].split(";")]
-    assert pair.startswith(f"{COOKIE_NAME}=")
+    assert pair.startswith(f"{cookie_name(port)}=")
     return pair, {attribute.lower() for attribute in attributes}
 
 
@@ -43,7 +43,7 @@ def test_without_the_token_page_script_and_websocket_get_a_bare_403(tmp_path):
             status, headers, body = get(server.base + path)
             assert (path, status) == (path, 403)
             assert body == FORBIDDEN_TEXT and "Set-Cookie" not in headers
-        status, _, _ = get(server.base, cookie=f"{COOKIE_NAME}={server.token}")  # the token is not the cookie
+        status, _, _ = get(server.base, cookie=f"{cookie_name(server.port)}={server.token}")  # the token is not the cookie
         assert status == 403
 
 
@@ -62,7 +62,7 @@ def test_the_token_opens_the_page_and_its_cookie_lets_a_reload_in(tmp_path):
         assert server.address == f"{server.base}?token={server.token}"
         status, headers, page = get(server.address)
         assert status == 200 and "<html" in page.lower()
-        cookie, attributes = session_cookie(headers)
+        cookie, attributes = session_cookie(headers, server.port)
         assert {"httponly", "samesite=strict", "path=/"} <= attributes
         assert headers["Referrer-Policy"] == "no-referrer"
         # a reload, the page's script and its websocket come back with the cookie alone
@@ -75,6 +75,17 @@ def test_the_token_opens_the_page_and_its_cookie_lets_a_reload_in(tmp_path):
         status, _, _ = get(server.base, cookie=cookie[:-1] + ("0" if cookie[-1] != "0" else "1"))
         assert status == 403
     assert_no_traceback("".join(server.stderr))
+
+
+def test_two_servers_on_one_host_keep_their_own_cookies(tmp_path):
+    """A browser shares cookies between the ports of a host: each server's cookie has its own name."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    with served(tmp_path / "one") as one, served(tmp_path / "two") as two:
+        cookies = [session_cookie(get(server.address)[1], server.port)[0] for server in (one, two)]
+        jar = "; ".join(cookies)  # what the browser sends to either port
+        assert get(one.base, cookie=jar)[0] == 200 and get(two.base, cookie=jar)[0] == 200
+        assert get(one.base, cookie=cookies[1])[0] == 403
 
 
 async def test_the_token_is_nowhere_but_the_start_up_line(tmp_path):

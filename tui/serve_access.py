@@ -18,7 +18,6 @@ from aiohttp import web
 
 TOKEN_ENV = "BLINDSIDE_TOKEN"
 TOKEN_QUERY = "token"
-COOKIE_NAME = "blindside_session"
 FORBIDDEN_TEXT = "403 Forbidden: open the address blindside serve printed when it started, with its ?token=.\n"
 
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']*")
@@ -26,6 +25,11 @@ _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']*")
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def cookie_name(port: int) -> str:
+    """Browsers share cookies between the ports of a host: each server names its own."""
+    return f"blindside_session_{port}"
 
 
 def cookie_value(token: str) -> str:
@@ -44,19 +48,19 @@ def _bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # any str at all, and one-to-one
 
 
-def access_middleware(token: str):
+def access_middleware(token: str, port: int):
     """An aiohttp middleware that lets in only requests carrying the token or its cookie."""
-    session = cookie_value(token)
+    name, session = cookie_name(port), cookie_value(token)
 
     @web.middleware
     async def check_access(request: web.Request, handler):
         by_query = same_secret(request.query.get(TOKEN_QUERY), token)
-        if not by_query and not same_secret(request.cookies.get(COOKIE_NAME), session):
+        if not by_query and not same_secret(request.cookies.get(name), session):
             return web.Response(status=403, text=FORBIDDEN_TEXT, headers=_PRIVATE)
         response = await handler(request)
         if by_query and isinstance(response, web.Response) and response.status < 400:
             # SameSite=Strict: another site's page cannot make a browser use it.
-            response.set_cookie(COOKIE_NAME, session, path="/", httponly=True, samesite="Strict")
+            response.set_cookie(name, session, path="/", httponly=True, samesite="Strict")
         if not response.prepared:  # a websocket has already sent its headers
             response.headers.update(_PRIVATE)
         return response

@@ -20,7 +20,7 @@ class BlindsideServer(Server):
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         if self._token is not None:
-            app.middlewares.append(access_middleware(self._token))
+            app.middlewares.append(access_middleware(self._token, self.port))
         return app
 
     async def handle_index(self, request: web.Request) -> web.Response:
