@@ -93,10 +93,12 @@ def screen_text(page) -> str:
     return page.evaluate("window.__screenText ? window.__screenText() : ''")
 
 
-def wait_for_screen(page, text: str, timeout: float = 30) -> None:
-    """Wait until the app has drawn ``text``."""
-    page.wait_for_function("text => window.__screenText && window.__screenText().includes(text)",
-                           arg=text, timeout=timeout * 1000)
+def wait_for_screen(page, text: str, *, since: int = 0, timeout: float = 30) -> None:
+    """Wait until the app has drawn ``text`` (after the first ``since`` characters of its
+    output: pass ``len(screen_text(page))`` from before an action to see only what it drew)."""
+    page.wait_for_function(
+        "([text, since]) => window.__screenText && window.__screenText().slice(since).includes(text)",
+        arg=[text, since], timeout=timeout * 1000)
 
 
 def type_into_app(page, text: str, *, enter: bool = True) -> None:

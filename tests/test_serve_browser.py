@@ -39,8 +39,9 @@ def test_chromium_opens_the_app_with_the_token_and_reloads_through_the_cookie(br
         with screenshot_on_failure(page, tmp_path / "serve-browser.png"):
             assert status == 200
             wait_for_screen(page, VOTER_PROMPT)
+            before = len(screen_text(page))
             type_into_app(page, "alice")
-            wait_for_screen(page, "voter: alice")
+            wait_for_screen(page, "voter: alice", since=before)
             assert page.evaluate("document.body.classList.contains('-first-byte')")
 
             # Without the token in the address, the cookie alone brings the app back.
