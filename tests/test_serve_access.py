@@ -19,9 +19,12 @@ pytestmark = pytest.mark.slow
 SCRIPT = "static/js/textual.js"
 
 
-def get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
+def get(url: str, cookie: str | None = None, host: str | None = None) -> tuple[int, dict[str, str], str]:
     """Status, headers (Set-Cookie kept whole) and body of a GET; errors are answers too."""
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    headers = {"Cookie": cookie} if cookie else {}
+    if host:
+        headers["Host"] = host
+    request = urllib.request.Request(url, headers=headers)
     try:
         response: HTTPResponse = urllib.request.urlopen(request, timeout=10)
     except urllib.error.HTTPError as error:
@@ -72,6 +75,9 @@ def test_the_token_opens_the_page_and_its_cookie_lets_a_reload_in(tmp_path):
         assert status == 200 and "WebSocket" in script
         # the websocket address in the page is the one the browser used, where the cookie goes
         assert f'data-session-websocket-url="ws://127.0.0.1:{server.port}/ws"' in page
+        # opened by another name (another address of this machine, or its host name), it stays there
+        _, _, named = get(server.address, host=f"blindside.example:{server.port}")
+        assert 'data-session-websocket-url="ws://blindside.example:' in named
         status, _, _ = get(server.base, cookie=cookie[:-1] + ("0" if cookie[-1] != "0" else "1"))
         assert status == 403
     assert_no_traceback("".join(server.stderr))
