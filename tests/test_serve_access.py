@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.error
 import urllib.request
 from http.client import HTTPResponse
@@ -11,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.helpers_reliability import REPO_ROOT, assert_no_traceback, child_env, run_cli
-from tests.serving import served
+from tests.serving import served, stop
 from tui.serve_access import FORBIDDEN_TEXT, cookie_name, same_secret
 
 pytestmark = pytest.mark.slow
@@ -160,3 +162,35 @@ def test_tokens_compare_whole_and_exact():
     assert not same_secret(None, "abc")
     assert not same_secret("ab", "abc") and not same_secret("abcd", "abc") and not same_secret("", "abc")
     assert not same_secret("\udcff", "abc") and same_secret("é-\udcff", "é-\udcff")  # any str, no error
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def drain(ws) -> None:
+    async for _ in ws:
+        pass
+
+
+async def test_stopping_the_server_ends_its_open_sessions(tmp_path):
+    with served(tmp_path) as server:
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(server.address.replace("/?", "/ws?")) as ws:
+                await ws.receive(timeout=30)  # the session's app is up
+                sessions = server.descendants()
+                assert sessions
+                reading = asyncio.create_task(drain(ws))  # as a browser keeps listening
+                started = time.monotonic()
+                await asyncio.to_thread(stop, server.proc)  # Ctrl+C while a browser tab is still open
+                assert time.monotonic() - started < 10
+                reading.cancel()
+        assert server.proc.returncode == 0
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in sessions) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in sessions), "sessions outlived the server"
+    assert_no_traceback("".join(server.stderr))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -16,12 +17,35 @@ class BlindsideServer(Server):
         super().__init__(command, host=host, port=port, title="blindside")
         self._token = token
         self._address = address
+        self._sessions: set[asyncio.Task] = set()
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         if self._token is not None:
             app.middlewares.append(access_middleware(self._token, self.port))
+        app.middlewares.append(self._track_sessions)
         return app
+
+    @web.middleware
+    async def _track_sessions(self, request: web.Request, handler):
+        """Each websocket request runs one browser session for as long as it lasts."""
+        if request.path != "/ws":
+            return await handler(request)
+        task = asyncio.current_task()
+        self._sessions.add(task)
+        try:
+            return await handler(request)
+        finally:
+            self._sessions.discard(task)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        # Stopping the server ends the sessions too: cancelled, textual-serve tells each app to
+        # quit and waits for it. Left alone, they would outlive the server, holding the database.
+        sessions = list(self._sessions)
+        for task in sessions:
+            task.cancel()
+        if sessions:
+            await asyncio.wait(sessions, timeout=10)
 
     async def handle_index(self, request: web.Request) -> web.Response:
         # The page's websocket and scripts go back to the address the browser used (not the
