@@ -73,12 +73,23 @@ def browser():
 
 
 def new_context(browser):
-    """A fresh browser profile (no cookies) that reaches only this machine and records the screen."""
+    """A fresh browser profile (no cookies) that reaches only this machine and records the screen.
+
+    Requests that would leave the machine fail at once; ``context.outside_requests`` lists them
+    as (url, referer) (the page asks Google for a font)."""
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(_CAPTURE_SCREEN)
-    # The page asks Google for a font: tests never leave the machine, so such requests fail at once.
-    context.route("**/*", lambda route: route.continue_()
-                  if route.request.url.startswith(("http://127.0.0.1", "http://localhost")) else route.abort())
+    context.outside_requests = []
+
+    def only_this_machine(route) -> None:
+        request = route.request
+        if request.url.startswith(("http://127.0.0.1", "http://localhost")):
+            route.continue_()
+        else:
+            context.outside_requests.append((request.url, request.headers.get("referer")))
+            route.abort()
+
+    context.route("**/*", only_this_machine)
     return context
 
 

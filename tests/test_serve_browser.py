@@ -52,6 +52,8 @@ def test_chromium_opens_the_app_with_the_token_and_reloads_through_the_cookie(br
             type_into_app(page, "bob")
             wait_for_screen(page, "voter: bob")
         context.close()
+        assert context.outside_requests  # the page's font: it must not take the token along
+        assert not any(server.token in f"{url} {referer}" for url, referer in context.outside_requests)
 
         stranger = new_context(browser)  # another browser: no cookie
         page, status = open_app(stranger, server.base)
