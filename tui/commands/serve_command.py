@@ -71,8 +71,8 @@ def is_loopback(host: str) -> bool:
 def bind_warning(host: str) -> str | None:
     if is_loopback(host):
         return None
-    return (f"warning: serving on {host}: anyone who can reach this address can open the app and vote. "
-            "Use --host 127.0.0.1 to keep it on this machine.")
+    return (f"warning: serving on {host}: anyone who can reach this address and has the token can open "
+            "the app and vote. Use --host 127.0.0.1 to keep it on this machine.")
 
 
 def choose_token(args: argparse.Namespace) -> str | None:
