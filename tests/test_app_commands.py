@@ -74,14 +74,14 @@ def test_serve_answers_browsers(tmp_path, host):
     config = write_config(tmp_path / "blindside.toml")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "--host", host, "--port", str(port),
-                             "--config", str(config), "--db", str(tmp_path / "v.db")],
+                             "--config", str(config), "--db", str(tmp_path / "v.db"), "--token", "t0ken"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "NO_COLOR": "1"})
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token=t0ken", timeout=2) as response:
                     page = response.read().decode()
                 break
             except OSError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import urllib.request
@@ -14,9 +13,8 @@ from tests.helpers_reliability import (
     assert_no_traceback,
     child_env,
     cli_command,
-    free_port,
-    wait_for_port,
 )
+from tests.serving import served
 from tui.cli import build_parser
 
 
@@ -31,16 +29,6 @@ def outside_address() -> str | None:
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
-def stop(proc: subprocess.Popen) -> tuple[str, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.communicate(timeout=10)
-
-
 def test_serve_defaults_to_loopback():
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1"
@@ -48,25 +36,19 @@ def test_serve_defaults_to_loopback():
 
 @pytest.mark.slow
 def test_serve_answers_on_loopback_only_and_prints_no_warning(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(cli_command("serve", "--port", str(port), "--db", str(tmp_path / "votes.db")),
-                            cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        assert wait_for_port("127.0.0.1", port, timeout=30, proc=proc), "serve did not start listening"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+    with served(tmp_path) as server:
+        with urllib.request.urlopen(server.address, timeout=10) as response:
             assert response.status == 200
             page = response.read().decode("utf-8", "replace")
         assert "<html" in page.lower()
         other = outside_address()
         if other is not None:  # a machine without a network has nothing else to check
             with pytest.raises(OSError):
-                socket.create_connection((other, port), timeout=2).close()
-    finally:
-        out, err = stop(proc)
+                socket.create_connection((other, server.port), timeout=2).close()
+    err = "".join(server.stderr)
     assert "warning" not in err.lower()
     assert_no_traceback(err)
-    assert proc.poll() is not None
+    assert server.proc.poll() is not None
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
