@@ -418,13 +418,16 @@ class Store:
         """(model_a, model_b, winner) of counted battles in time order, for TrueSkill pairing."""
         return self.conn.execute(
             "SELECT b.model_a, b.model_b, v.winner FROM battles b JOIN votes v ON v.battle_id = b.id "
-            "WHERE b.status = 'complete' AND b.identity_leak = 0 ORDER BY v.created, b.rowid").fetchall()
+            "WHERE b.status = 'complete' AND b.identity_leak = 0 AND b.model_a != b.model_b "
+            "ORDER BY v.created, b.rowid").fetchall()
 
     def scoring_rows(self, *, category: str | None = None, voter: str | None = None,
                      include_leaks: bool = False,
                      features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold")) -> tuple[list[tuple], dict[str, int]]:
         """Rows (model_a, model_b, winner, a_<features>..., b_<features>...) of the battles a
-        rating counts, in time order, and how many were excluded and why."""
+        rating counts, in time order, and how many were excluded and why. A model voted
+        against itself says nothing about any model: such a battle is kept in the store but
+        counted under ``self_battle``, never rated."""
         where = ["1=1"]
         params: list[Any] = []
         if category:
@@ -435,24 +438,28 @@ class Store:
             params.append(voter)
         filters = " AND ".join(where)
         feature_cols = ", ".join([f"b.a_{f}" for f in features] + [f"b.b_{f}" for f in features])
-        counted = "b.status = 'complete'" + ("" if include_leaks else " AND b.identity_leak = 0")
+        counted = "b.status = 'complete' AND b.model_a != b.model_b" + (
+            "" if include_leaks else " AND b.identity_leak = 0")
         rows = self.conn.execute(
             f"SELECT b.model_a, b.model_b, v.winner, {feature_cols} FROM battles b "
             f"JOIN votes v ON v.battle_id = b.id WHERE {filters} AND {counted} ORDER BY v.created, b.rowid",
             params).fetchall()
-        excluded = {"error": 0, "identity_leak": 0, "unvoted": 0}
+        excluded = {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0}
         base_filters = filters.replace("v.voter = ?", "1=1") if voter else filters
         base_params = [p for p, w in zip(params, where[1:]) if not w.startswith("v.")]
         row = self.conn.execute(
             "SELECT "
             "sum(b.status = 'error'), "
-            "sum(b.status = 'complete' AND b.identity_leak = 1 AND v.battle_id IS NOT NULL), "
-            "sum(b.status = 'complete' AND v.battle_id IS NULL) "
+            "sum(b.status = 'complete' AND b.identity_leak = 1 AND v.battle_id IS NOT NULL "
+            "AND b.model_a != b.model_b), "
+            "sum(b.status = 'complete' AND v.battle_id IS NULL), "
+            "sum(b.status = 'complete' AND v.battle_id IS NOT NULL AND b.model_a = b.model_b) "
             f"FROM battles b LEFT JOIN votes v ON v.battle_id = b.id WHERE {base_filters}",
             base_params).fetchone()
         excluded["error"] = row[0] or 0
         excluded["identity_leak"] = 0 if include_leaks else (row[1] or 0)
         excluded["unvoted"] = row[2] or 0
+        excluded["self_battle"] = row[3] or 0
         return rows, excluded
 
     def iter_battles(self, *, batch_size: int = 5_000, voted_only: bool = False,

@@ -26,7 +26,7 @@ from battles.importing.errors import BadRecord
 from battles.store import FEATURE_COLUMNS, Store
 from tui.cli import main
 
-ARENA_VOTES_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "arena-human-preference-140k-votes.csv.gz"
+ARENA_VOTES_CSV = Path(__file__).resolve().parents[1] / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_arena_csv_rows_become_complete_voted_battles(store, tmp_path):
     assert set(features(store, "x2", "a").values()) == {None}  # a CSV says nothing about style
     rows, excluded = store.scoring_rows()
     assert [r[2] for r in rows] == ["model_b", "both_bad", "tie"]  # file order
-    assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0}
+    assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0}
 
 
 def test_arena_json_array_and_json_lines_import_the_same_battles(tmp_path):
@@ -417,22 +417,37 @@ def test_csv_with_blindside_export_columns_keeps_voter_category_and_features(sto
 # -- the real data --------------------------------------------------------------------------
 
 
-def test_lmarena_140k_votes_import(tmp_path):
-    """135,634 real votes; ten of them pit gemini-2.5-flash-preview-04-17 against itself,
-    which says nothing about any model, so they are skipped as bad rows and listed."""
+def test_lmarena_140k_votes_import_keeps_every_row_and_exports_them_all(tmp_path):
+    """135,634 real votes; ten of them pit gemini-2.5-flash-preview-04-17 against itself.
+    Those say nothing about any model, so ratings leave them out, but the vote log keeps
+    them: importing then exporting loses no row."""
     with gzip.open(ARENA_VOTES_CSV, "rt", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 135_634
-    kept = [r for r in rows if r["model_a"] != r["model_b"]]
+    self_battles = [r for r in rows if r["model_a"] == r["model_b"]]
+    assert len(self_battles) == 10
     with Store(tmp_path / "arena.db") as store:
         report = import_file(store, ARENA_VOTES_CSV)
         assert (report.format, report.added, report.already_present, report.bad_rows) == (
-            "arena-csv", len(kept), 0, 10) == ("arena-csv", 135_624, 0, 10)
-        assert all("same model ('gemini-2.5-flash-preview-04-17')" in r.reason for r in report.first_bad_rows)
+            "arena-csv", 135_634, 0, 0)
         winners = Counter(w for (w,) in store.conn.execute("SELECT winner FROM votes"))
-        assert winners == Counter(r["winner"] for r in kept)
-        sample = kept[12_345]
+        assert winners == Counter(r["winner"] for r in rows)
+        sample = rows[12_345]
         assert store.battle(sample["id"])["model_b"] == sample["model_b"]
+        kept = store.battle(self_battles[0]["id"])
+        assert kept["model_a"] == kept["model_b"] == "gemini-2.5-flash-preview-04-17"
+        assert kept["vote"]["winner"] == self_battles[0]["winner"]
+        scored, excluded = store.scoring_rows()
+        assert excluded["self_battle"] == 10
+        assert len(scored) == 135_634 - 10
+        assert all(row[0] != row[1] for row in scored)
+    assert main(["export", str(tmp_path / "out.csv"), "--format", "csv", "--db", str(tmp_path / "arena.db")]) == 0
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == 135_634
+    assert Counter((r["battle_id"], r["model_a"], r["model_b"], r["winner"]) for r in exported) == Counter(
+        (r["id"], r["model_a"], r["model_b"], {"tie (bothbad)": "both_bad"}.get(r["winner"], r["winner"]))
+        for r in rows)
     conn = sqlite3.connect(tmp_path / "arena.db")
     try:
         assert conn.execute("SELECT count(DISTINCT model_a) FROM battles").fetchone()[0] >= 50

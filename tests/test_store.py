@@ -256,7 +256,7 @@ def test_scoring_rows_leave_out_errored_leaked_and_unvoted_battles_and_count_the
     rows, excluded = mixed_store.scoring_rows()
     assert [(r[0], r[1], r[2]) for r in rows] == [("alpha", "bravo", "model_a"), ("alpha", "bravo", "model_b")]
     assert rows[0][3:] == (2, None, None, None, 0, 2, None, None, None, 1)  # a_tokens.. then b_..
-    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1}
+    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1, "self_battle": 0}
     rows, excluded = mixed_store.scoring_rows(include_leaks=True)
     assert len(rows) == 3 and excluded["identity_leak"] == 0
 
@@ -264,11 +264,29 @@ def test_scoring_rows_leave_out_errored_leaked_and_unvoted_battles_and_count_the
 def test_scoring_rows_filter_by_category_and_voter(mixed_store):
     rows, excluded = mixed_store.scoring_rows(category="coding")
     assert [r[2] for r in rows] == ["model_a"]
-    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1}
+    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1, "self_battle": 0}
     rows, _ = mixed_store.scoring_rows(voter="bo")
     assert [r[2] for r in rows] == ["model_b"]
     rows, _ = mixed_store.scoring_rows(category="writing", voter="ann")
     assert rows == []
+
+
+def test_a_model_against_itself_is_kept_with_its_vote_but_never_rated(store):
+    store.insert_battles([
+        NewBattle(id="self", model_a="alpha", model_b="alpha", winner="model_b", created="2025-01-01",
+                  source="import:test", voter="ann"),
+        NewBattle(id="leaky-self", model_a="bravo", model_b="bravo", winner="tie", created="2025-01-02",
+                  source="import:test", identity_leak=True),
+        NewBattle(id="real", model_a="alpha", model_b="bravo", winner="model_a", created="2025-01-03",
+                  source="import:test"),
+    ])
+    assert store.battle("self")["vote"] == {"winner": "model_b", "voter": "ann", "created": "2025-01-01"}
+    for include_leaks in (False, True):
+        rows, excluded = store.scoring_rows(include_leaks=include_leaks)
+        assert [(r[0], r[1]) for r in rows] == [("alpha", "bravo")]
+        assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 2}
+    assert store.voted_outcomes() == [("alpha", "bravo", "model_a")]
+    assert store.counts() == {"battles": 3, "votes": 3}
 
 
 def test_categories_and_voters_list_what_the_filters_can_choose(tmp_path):

@@ -2,7 +2,8 @@
 
 Field mapping:
 
-- ``model_a``, ``model_b``: required, non-empty and different.
+- ``model_a``, ``model_b``: required and non-empty. A model against itself is kept (nothing in
+  a vote log is lost); ratings leave such a battle out and count it as ``self_battle``.
 - ``winner``: ``model_a | model_b | tie | tie (bothbad) | both_bad``; ``tie (bothbad)`` is
   stored as ``both_bad``.
 - ``tstamp`` (unix seconds): the battle's and the vote's time; without it, the import's time.
@@ -86,8 +87,6 @@ def arena_battle(record: Any, *, source: str, default_created: str) -> NewBattle
         raise BadRecord(f"expected a JSON object, found {_kind(record)}")
     model_a = _model(record, "model_a")
     model_b = _model(record, "model_b")
-    if model_a == model_b:
-        raise BadRecord(f"model_a and model_b are the same model ({model_a!r})")
     raw_winner = record.get("winner")
     if raw_winner is None:
         raise BadRecord("missing field 'winner'")

@@ -1,7 +1,8 @@
 """CSV vote logs → NewBattle: LMArena's released votes (``id, model_a, model_b, winner``)
 and blindside's own CSV export.
 
-Required columns: ``model_a``, ``model_b``, ``winner`` (same labels as arena-json). Read
+Required columns: ``model_a``, ``model_b``, ``winner`` (same labels as arena-json; a model
+against itself is kept, as there). Read
 when present: the id (``id``, ``battle_id`` or ``question_id``), ``voter`` or ``judge``,
 ``category``, ``language``, ``created`` (ISO 8601) or ``tstamp`` (unix seconds),
 ``identity_leak`` (0/1) and the style columns ``a_tokens`` … ``b_exclamations`` (an empty
@@ -69,8 +70,6 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
         try:
             if not model_a or not model_b:
                 raise BadRecord(f"missing {'model_a' if not model_a else 'model_b'}")
-            if model_a == model_b:
-                raise BadRecord(f"model_a and model_b are the same model ({model_a!r})")
             if winner is None:
                 raise BadRecord(f"unknown winner {row[i_winner]!r}; expected model_a, model_b, tie, "
                                 "tie (bothbad) or both_bad")
