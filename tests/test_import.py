@@ -181,7 +181,7 @@ BAD_LINES = [
     json.dumps({"question_id": "q3", "model_a": "alpha", "winner": "tie"}),
     json.dumps(record(4, winner="model_c")),
     json.dumps(record(5, model_b=7)),
-    json.dumps(record(6, model_b="alpha")),
+    json.dumps(record(6, model_a=" ")),
     json.dumps(record(7, tstamp="yesterday")),
     json.dumps(record(8, conv_metadata={"header_count_a": {"h1": "two"}})),
     "[1, 2]",
@@ -203,7 +203,7 @@ def test_bad_rows_are_skipped_and_reported_with_their_line_numbers(store, tmp_pa
 
 
 def test_only_the_first_ten_bad_rows_are_listed_but_all_are_counted(store, tmp_path):
-    rows = [[f"id{i}", "alpha", "alpha" if i % 2 else "bravo", "model_a"] for i in range(40)]
+    rows = [[f"id{i}", "alpha", "" if i % 2 else "bravo", "model_a"] for i in range(40)]
     report = import_file(store, write_csv(tmp_path / "v.csv", rows))
     assert (report.added, report.bad_rows, len(report.first_bad_rows)) == (20, 20, 10)
     assert report.first_bad_rows[0].line == 3  # header is line 1, id0 line 2, id1 line 3
