@@ -13,8 +13,8 @@ import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-import battles.store as store_module
 from battles.errors import StoreError
+from battles.store import schema
 from battles.store import MIGRATION_SET, ResponseRecord, Store
 from tests.helpers_reliability import assert_no_traceback, file_state, run_cli
 
@@ -28,13 +28,10 @@ def _vote_once(store: Store) -> str:
     return battle_id
 
 
-def _migrations_with_extra(name: str, fn) -> Migrations:
-    """The store's real migrations followed by one more, as the next release would ship them."""
-    newer = Migrations(MIGRATION_SET)
-    for migration in store_module.migrations._migrations:
-        newer(name=migration.name, transactional=migration.transactional)(migration.fn)
-    newer(name=name)(fn)
-    return newer
+def _ship_next_release(monkeypatch, *steps) -> None:
+    """The store's real migrations followed by more, as the next release would ship them
+    (each step's function name is its migration name)."""
+    monkeypatch.setattr(schema, "MIGRATION_STEPS", (*schema.MIGRATION_STEPS, *steps))
 
 
 def _applied(path: Path) -> list[str]:
@@ -56,14 +53,13 @@ def test_a_database_of_the_previous_schema_is_migrated_on_open_and_keeps_its_vot
     db = tmp_path / "old.db"
     with Store(db) as store:  # written by "this" release: today's migrations only
         battle_id = _vote_once(store)
-    current = [m.name for m in store_module.migrations._migrations]
+    current = schema.migration_names()
     assert _applied(db) == current
 
     def m999_add_judge_column(database: sqlite_utils.Database) -> None:
         database["votes"].add_column("judge_note", str)
 
-    monkeypatch.setattr(store_module, "migrations", _migrations_with_extra("m999_add_judge_column",
-                                                                           m999_add_judge_column))
+    _ship_next_release(monkeypatch, m999_add_judge_column)
     with Store(db) as store:  # "the next release" opens it
         assert "judge_note" in store.db["votes"].columns_dict
         assert store.battle(battle_id)["vote"]["winner"] == "model_a"
@@ -80,11 +76,11 @@ def test_a_database_of_the_previous_schema_is_migrated_on_open_and_keeps_its_vot
 def test_a_database_missing_the_later_migrations_gets_all_of_them_in_order(tmp_path, monkeypatch):
     """Build a genuinely older file: only the first migration applied, by sqlite-utils itself."""
     db = tmp_path / "older.db"
-    first = store_module.migrations._migrations[0]
+    first = schema.MIGRATION_STEPS[0]
     older = Migrations(MIGRATION_SET)
-    older(name=first.name)(first.fn)
+    older(name=first.__name__)(first)
     older.apply(sqlite_utils.Database(db))
-    assert _applied(db) == [first.name]
+    assert _applied(db) == [first.__name__]
 
     order: list[str] = []
 
@@ -96,14 +92,13 @@ def test_a_database_missing_the_later_migrations_gets_all_of_them_in_order(tmp_p
         order.append("m901_second")
         database.execute("INSERT INTO notes_a VALUES ((SELECT count(*) FROM battles))")
 
-    newer = _migrations_with_extra("m900_first", m900_first)
-    newer(name="m901_second")(m901_second)
-    monkeypatch.setattr(store_module, "migrations", newer)
+    _ship_next_release(monkeypatch, m900_first, m901_second)
     with Store(db) as store:
         assert order == ["m900_first", "m901_second"]
         assert store.conn.execute("SELECT x FROM notes_a").fetchall() == [(0,)]
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert _applied(db) == [m.name for m in newer._migrations]
+    assert _applied(db) == schema.migration_names()
+    assert _applied(db)[-2:] == ["m900_first", "m901_second"]
 
 
 # -- newer databases and foreign files ----------------------------------------------------------
@@ -225,7 +220,7 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was_and_says_so(tmp_pa
         database.execute("ALTER TABLE votes ADD COLUMN note TEXT")
         database.execute("ALTER TABLE no_such_table ADD COLUMN x TEXT")  # fails half-way
 
-    monkeypatch.setattr(store_module, "migrations", _migrations_with_extra("m998_broken", m998_broken))
+    _ship_next_release(monkeypatch, m998_broken)
     with pytest.raises(StoreError) as caught:
         Store(db)
     assert str(db) in str(caught.value)

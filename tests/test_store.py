@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import battles.store as store_module
+from battles.store import connection, schema
 from battles.errors import StoreError, VoteError
 from battles.store import NewBattle, ResponseRecord, Store
 
@@ -54,7 +55,7 @@ def test_migrations_are_recorded_once(tmp_path):
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY rowid").fetchall()
     conn.close()
-    expected = [(store_module.MIGRATION_SET, m.name) for m in store_module.migrations._migrations]
+    expected = [(store_module.MIGRATION_SET, name) for name in schema.migration_names()]
     assert rows == expected and rows
 
 
@@ -168,7 +169,7 @@ def test_a_database_in_a_read_only_place_gets_a_clear_error():
             raise sqlite3.OperationalError("attempt to write a readonly database")
 
     with pytest.raises(StoreError, match="read-only.*-wal and -shm.*writable folder"):
-        store_module._once_unlocked(ReadOnly(), "PRAGMA journal_mode = WAL", Path("/shared/votes.db"))
+        connection.once_unlocked(ReadOnly(), "PRAGMA journal_mode = WAL", Path("/shared/votes.db"))
 
 
 def test_insert_battles_is_all_or_nothing(store):

@@ -1,0 +1,149 @@
+"""The store's tables, the migrations that build them, and the checks made on opening a file.
+
+Tables (open the file with Datasette or sqlite3 to explore):
+- ``battles``: one row per battle. ``model_a`` is always the model shown on the left;
+  ``swapped`` records the coin flip that put the drawn pair's second model there.
+  ``status`` is streaming / complete / error. Style features of each side, summed over
+  turns, sit in ``a_*`` / ``b_*`` columns (NULL = unknown, never 0 for unknown).
+- ``responses``: one row per side and turn: the user's prompt, the answer, its error,
+  timings, tokens, finish reason and that turn's features (JSON).
+- ``votes``: at most one per battle: winner (model_a | model_b | tie | both_bad), voter, time.
+
+A new migration is a function appended to MIGRATION_STEPS; its name is what
+``_sqlite_migrations`` records, so a name once released never changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from battles.errors import StoreError
+from battles.store.connection import make_durable, write_transaction
+
+WINNERS = ("model_a", "model_b", "tie", "both_bad")
+STATUSES = ("streaming", "complete", "error")
+SIDES = ("a", "b")
+FEATURE_COLUMNS = ("tokens", "chars", "words", "emoji", "header", "list", "bold", "code_blocks", "exclamations")
+MIGRATION_SET = "blindside"
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    side_features = {f"{side}_{name}": int for side in SIDES for name in FEATURE_COLUMNS}
+    db["battles"].create(
+        {
+            "id": str,
+            "created": str,
+            "source": str,
+            "prompt": str,
+            "pack": str,
+            "category": str,
+            "language": str,
+            "model_a": str,
+            "model_b": str,
+            "swapped": int,
+            "status": str,
+            "identity_leak": int,
+            "turns": int,
+            **side_features,
+            "meta": str,
+        },
+        pk="id",
+        not_null={"created", "model_a", "model_b", "status"},
+        defaults={"swapped": 0, "identity_leak": 0, "turns": 0, "source": "live"},
+    )
+    db["responses"].create(
+        {
+            "battle_id": str,
+            "side": str,
+            "turn": int,
+            "prompt": str,
+            "text": str,
+            "error": str,
+            "error_hint": str,
+            "ttft_ms": float,
+            "duration_ms": float,
+            "tokens": int,
+            "finish_reason": str,
+            "features": str,
+        },
+        pk=("battle_id", "side", "turn"),
+        foreign_keys=[("battle_id", "battles", "id")],
+    )
+    db["votes"].create(
+        {"battle_id": str, "winner": str, "voter": str, "created": str},
+        pk="battle_id",
+        foreign_keys=[("battle_id", "battles", "id")],
+        not_null={"winner", "created"},
+    )
+    # Only the index the history list needs: ratings read every counted battle anyway, and
+    # each further index slows the bulk imports the leaderboard's users depend on.
+    db["battles"].create_index(["created"])
+
+
+# In the order they apply. The store knows exactly these names: a file that records
+# another one was written by a newer blindside.
+MIGRATION_STEPS = (m001_initial,)
+
+
+def migration_names() -> list[str]:
+    return [step.__name__ for step in MIGRATION_STEPS]
+
+
+def _migrations() -> Migrations:
+    migrations = Migrations(MIGRATION_SET)
+    for step in MIGRATION_STEPS:
+        migrations(name=step.__name__)(step)
+    return migrations
+
+
+def open_schema(conn: sqlite3.Connection, db: sqlite_utils.Database, path: Path) -> None:
+    """Check that the file is a blindside database this release can read, make it durable
+    and bring its schema up to date. Anything else: StoreError, the file left untouched
+    and the connection closed."""
+    try:
+        tables = set(db.table_names())
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a SQLite database ({exc}); it was left untouched. "
+                         "Pass --db with another path.") from None
+    migrations = _migrations()
+    if tables and "_sqlite_migrations" not in tables:
+        conn.close()
+        raise StoreError(f"{path} is a SQLite database but not a blindside one "
+                         f"(it has tables {', '.join(sorted(tables)[:5])}); it was left untouched. "
+                         "Pass --db with another path.")
+    if tables:
+        try:
+            applied = {m.name for m in migrations.applied(db)}
+        except sqlite3.DatabaseError:  # a _sqlite_migrations table of another shape
+            applied = set()
+        # sqlite-utils commits its own (empty) table before the first migration: a first run
+        # stopped in between left only that. Such a file is still ours to set up.
+        unstarted = tables == {"_sqlite_migrations"} and not db["_sqlite_migrations"].count
+        if not applied and not unstarted:
+            conn.close()
+            raise StoreError(f"{path} is not a blindside database; it was left untouched. "
+                             "Pass --db with another path.")
+        newer = applied - set(migration_names())
+        if newer:
+            conn.close()
+            raise StoreError(f"{path} was written by a newer blindside (schema {sorted(newer)[-1]}); "
+                             "it was left untouched. Upgrade blindside to open it.")
+    make_durable(conn, path)
+    if migrations.pending(db):
+        # The whole run holds the write lock (sqlite-utils nests each migration in it as a
+        # savepoint), so of several first openers one migrates and the others, waiting
+        # for the lock, then find nothing pending. Without it, a migration's read-then-write
+        # transaction could not wait and failed with "database is locked".
+        try:
+            with write_transaction(conn, path):
+                migrations.apply(db)
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            conn.close()
+            raise StoreError(f"{path}: could not update the database schema ({exc}); "
+                             "it was left as it was. Check that the disk is not full and the "
+                             "file is writable, then try again.") from None
