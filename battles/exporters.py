@@ -16,7 +16,9 @@
   LMArena's tools only sum the count dicts; the split is taken from the texts when they
   are stored, otherwise the whole count is given under ``h1`` / ``unordered`` / ``**``.
 - ``csv``: one row per voted battle, both sides' features flat (``a_tokens`` …
-  ``b_exclamations``); empty cell = unknown.
+  ``b_exclamations``); empty cell = unknown. A text cell a spreadsheet would run as a
+  formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return, OWASP's rule)
+  gets a leading ``'``, plain numbers excepted; ``blindside import`` takes it off again.
 
 The store never holds an API key (the engine redacts errors before saving), so neither
 does an export.
@@ -237,7 +239,7 @@ def iso_to_unix(text: str) -> float:
 
 
 def _write_csv(store: Store, out: TextIO) -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _FormulaSafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for battle in store.iter_battles(voted_only=True, with_responses=False):
@@ -248,3 +250,36 @@ def _write_csv(store: Store, out: TextIO) -> int:
                         + [battle[f"{side}_{name}"] for side in ("a", "b") for name in FEATURE_COLUMNS])
         count += 1
     return count
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV
+# injection rule); so is one that starts with quotes and then one of these, once the
+# importer has taken a quote off, hence the leading quotes in the pattern.
+FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def formula_safe(cell: Any) -> Any:
+    """``cell`` with a leading ``'`` if a spreadsheet would run it (a plain number such as
+    ``-1.5`` is left alone). Undone by ``battles.importing.arena_csv.unquote_formula``."""
+    if (type(cell) is str and cell[:1] in "=+-@\t\r'" and FORMULA_START.match(cell)
+            and not PLAIN_NUMBER.fullmatch(cell)):
+        return "'" + cell
+    return cell
+
+
+class _FormulaSafeWriter:
+    """A csv writer that quotes formulas; and quotes every cell of a row holding a carriage
+    return, which the csv module leaves bare with a "\n" line end (a reader would then
+    split the row there)."""
+
+    def __init__(self, out: TextIO):
+        self._writer = csv.writer(out, lineterminator="\n")
+        self._quoting_writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row) -> None:
+        cells = [formula_safe(cell) for cell in row]
+        if any(type(cell) is str and "\r" in cell for cell in cells):
+            self._quoting_writer.writerow(cells)
+        else:
+            self._writer.writerow(cells)

@@ -220,6 +220,48 @@ def test_csv_re_imports_to_the_same_votes_and_features(rich_store, tmp_path):
             assert features_of(again, battle_id) == features_of(rich_store, battle_id)
 
 
+FORMULAS = ["=HYPERLINK(\"http://x.test\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)",
+            "\tleading tab", "\rleading return", "'=already quoted", "=1+1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_import_back_as_they_were(tmp_path, formula):
+    from battles.store import NewBattle
+
+    with Store(tmp_path / "hostile.db") as store:
+        store.insert_battles([NewBattle(id=f"{formula}-id", model_a=formula, model_b="plain",
+                                        winner="model_a", created="2025-01-01T00:00:00+00:00",
+                                        source="import:test", voter=formula, category=formula,
+                                        language=formula)])
+        path = tmp_path / "hostile.csv"
+        export(store, path, "csv")
+        with open(path, encoding="utf-8", newline="") as f:
+            row = dict(zip(*list(csv.reader(f))))
+        for column in ("battle_id", "model_a", "voter", "category", "language"):
+            assert row[column][0] == "'" and row[column][1:] == (formula if column != "battle_id" else f"{formula}-id")
+        assert row["model_b"] == "plain"  # nothing to neutralise: left as it is
+        with Store(tmp_path / "again.db") as again:
+            assert import_file(again, path).added == 1
+            text = formula.strip()  # the importer trims cells, whatever their first character
+            battle = again.battle(f"{text}-id")
+            assert (battle["model_a"], battle["category"], battle["language"], battle["vote"]["voter"]) == (
+                text, text, text, text)
+
+
+@pytest.mark.parametrize("number", ["-1", "-1.5", "+3", "-2e5", "+.5", "-0"])
+def test_csv_leaves_plain_numbers_alone(number):
+    assert exporters.formula_safe(number) == number
+    assert exporters.formula_safe(f"{number}x") == f"'{number}x"
+
+
+def test_csv_cells_that_only_look_quoted_keep_their_quote(tmp_path):
+    from battles.importing.arena_csv import unquote_formula
+
+    for text in ("'plain", "it's", "'", "''"):
+        assert exporters.formula_safe(text) == text
+        assert unquote_formula(text) == text
+
+
 # -- targets --------------------------------------------------------------------------------
 
 

@@ -172,6 +172,106 @@ def test_a_database_in_a_read_only_place_gets_a_clear_error():
         connection.once_unlocked(ReadOnly(), "PRAGMA journal_mode = WAL", Path("/shared/votes.db"))
 
 
+def _read_only(path) -> sqlite3.Connection:
+    """SQLite's own read-only connection: what a file without write permission gives a user
+    (tests run as root, which no file permission stops)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@pytest.fixture
+def read_only_db(tmp_path, monkeypatch):
+    """A database holding one finished, unvoted battle, then opened read-only."""
+    path = tmp_path / "votes.db"
+    with Store(path) as store:
+        battle_id = live_battle(store)
+    monkeypatch.setattr(store_module, "connect", _read_only)
+    return path, battle_id
+
+
+def test_every_write_to_a_read_only_database_file_is_a_store_error_that_says_what_to_do(read_only_db):
+    path, battle_id = read_only_db
+    with Store(path) as store:
+        before = (store.counts(), store.battle(battle_id))
+        writes = {
+            "begin_battle": lambda: store.begin_battle(model_a="alpha", model_b="bravo", prompt="p"),
+            "save_turn": lambda: store.save_turn(battle_id, 2, "p", ResponseRecord(text="x"), ResponseRecord()),
+            "finish_battle": lambda: store.finish_battle(battle_id, status="error", identity_leak=True,
+                                                         features_a=None, features_b=None),
+            "record_vote": lambda: store.record_vote(battle_id, "tie", "ann"),
+            "insert_battles": lambda: store.insert_battles([_imported(1)]),
+        }
+        for name, write in writes.items():
+            with pytest.raises(StoreError) as refused:
+                write()
+            message = str(refused.value)
+            assert str(path) in message and "read-only" in message, name
+            assert "Nothing was written" in message and "writable folder" in message, name
+        assert (store.counts(), store.battle(battle_id)) == before
+
+
+def test_the_vote_command_on_a_read_only_database_prints_one_clear_line(read_only_db, capsys):
+    from tui.cli import main
+
+    path, battle_id = read_only_db
+    assert main(["vote", battle_id, "a", "--voter", "ann", "--db", str(path)]) == StoreError.exit_code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "OperationalError" not in err
+    assert err.startswith("blindside: ") and "read-only" in err and "--db" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_battle_command_on_a_read_only_database_prints_one_clear_line(read_only_db, capsys,
+                                                                           fake_provider, monkeypatch):
+    from tests.test_cli_battle import write_config
+    from tui.cli import main
+
+    path, _ = read_only_db
+    monkeypatch.setenv("BLINDSIDE_CLI_KEY", "sk-test-readonly")
+    config = write_config(path.parent, fake_provider, {"alpha": ("openai", "fake:tokens=3"),
+                                                       "bravo": ("ollama", "fake:tokens=4")})
+    code = main(["battle", "--config", str(config), "--db", str(path), "--prompt", "Hi", "--models", "alpha,bravo"])
+    out, err = capsys.readouterr()
+    assert code == StoreError.exit_code
+    assert "Traceback" not in out + err and "OperationalError" not in err
+    assert err.startswith("blindside: ") and "read-only" in err and "writable folder" in err
+
+
+class _FolderNotWritable:
+    """SQLite's answer when a WAL database sits in a read-only folder: it cannot create the
+    -shm file it needs, so every statement that reads the file fails with "unable to open
+    database file" (settings, which read nothing, still work). Played by a stand-in, as
+    root writes into any folder."""
+
+    def __init__(self, real: sqlite3.Connection):
+        self.real = real
+
+    def execute(self, sql, *args):
+        if sql.lstrip().upper().startswith("PRAGMA") and "journal_mode" not in sql:
+            return self.real.execute(sql, *args)
+        raise sqlite3.OperationalError("unable to open database file")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_database_in_a_read_only_folder_is_not_called_a_foreign_file(tmp_path, monkeypatch):
+    path = tmp_path / "votes.db"
+    with Store(path) as store:
+        live_battle(store)
+    before = fingerprint(path)
+    real_connect = store_module.connect
+    monkeypatch.setattr(store_module, "connect", lambda p: _FolderNotWritable(real_connect(p)))
+    with pytest.raises(StoreError) as refused:
+        Store(path)
+    message = str(refused.value)
+    assert "not a SQLite database" not in message and "not a blindside" not in message
+    assert f"its folder {tmp_path} is not writable" in message
+    assert "-wal and -shm" in message and "Make the folder writable" in message and "--db" in message
+    assert fingerprint(path) == before
+
+
 def test_insert_battles_is_all_or_nothing(store):
     live_battle(store)
     before = store.counts()

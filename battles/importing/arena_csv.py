@@ -7,11 +7,15 @@ when present: the id (``id``, ``battle_id`` or ``question_id``), ``voter`` or ``
 ``category``, ``language``, ``created`` (ISO 8601) or ``tstamp`` (unix seconds),
 ``identity_leak`` (0/1) and the style columns ``a_tokens`` … ``b_exclamations`` (an empty
 cell is unknown). Other columns are ignored.
+
+blindside's own CSV export (recognised by its ``battle_id`` column) puts a ``'`` before a
+text cell a spreadsheet would run as a formula; that quote is taken off again here.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
@@ -23,6 +27,12 @@ from battles.store import FEATURE_COLUMNS, NewBattle
 ID_COLUMNS = ("id", "battle_id", "question_id")
 VOTER_COLUMNS = ("voter", "judge")
 MAX_FIELD_CHARS = 64 << 20  # a prompt or answer cell may be long; the csv default is 128 KB
+_QUOTED_FORMULA = re.compile(r"'+[=+\-@\t\r]")  # what battles.exporters.formula_safe quoted
+
+
+def unquote_formula(cell: str) -> str:
+    """The text ``battles.exporters.formula_safe`` quoted, as it was."""
+    return cell[1:] if cell[:1] == "'" and _QUOTED_FORMULA.match(cell) else cell
 
 
 def read_arena_csv(stream: TextIO, *, name: str, source: str,
@@ -55,8 +65,13 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
     extras = bool(optional or feature_columns)  # LMArena's own file has none: skip the work
     width_all = max([width - 1, *optional, *(i for _, _, i in feature_columns), i_id or 0]) + 1
     labels = WINNER_LABELS
+    # Only blindside's own export quotes formulas; LMArena's file (no battle_id) pays nothing.
+    quoted = "battle_id" in columns
+    text_columns = [i for i in (i_id, i_a, i_b, i_voter, i_category, i_language) if i is not None]
 
     for line, row in _rows(reader, name):
+        if quoted:
+            row = _unquoted(row, text_columns)
         if len(row) < width_all:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
@@ -82,6 +97,13 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
             yield line, bad, None
             continue
         yield line, battle, (None if battle.id else dict(zip(header, row)))
+
+
+def _unquoted(row: list[str], text_columns: list[int]) -> list[str]:
+    for i in text_columns:
+        if i < len(row) and row[i][:1] == "'":
+            row[i] = unquote_formula(row[i])
+    return row
 
 
 def _rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:

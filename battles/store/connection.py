@@ -44,8 +44,8 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} cannot be opened as a database ({exc}); it was left untouched. "
-                         "Pass --db with another path.") from None
+        raise open_error(path, exc) or StoreError(f"{path} cannot be opened as a database ({exc}); it was "
+                                                  "left untouched. Pass --db with another path.") from None
     return conn
 
 
@@ -59,15 +59,51 @@ def make_durable(conn: sqlite3.Connection, path: Path) -> None:
 
 @contextmanager
 def write_transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
-    """One write transaction holding the write lock from its start; commits with fsync."""
+    """One write transaction holding the write lock from its start; commits with fsync.
+    SQLite refusing the write (a read-only file, a full disk) is a StoreError saying what
+    to do, and nothing of the transaction is kept."""
     once_unlocked(conn, "BEGIN IMMEDIATE", path)
     try:
         yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    else:
         conn.commit()
+    except sqlite3.DatabaseError as exc:
+        _rollback(conn)
+        raise write_error(path, exc) from None
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.rollback()
+    except sqlite3.Error:
+        pass  # the transaction is gone either way; the first error is the one to report
+
+
+def write_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """What went wrong with a write, and what to do about it."""
+    if "readonly" in str(exc):
+        return StoreError(f"{path} cannot be written here ({exc}): the file or its folder is read-only, "
+                          "and SQLite also writes its -wal and -shm files beside it. Nothing was written. "
+                          "Make both writable, or copy the database to a writable folder and pass --db "
+                          "with the copy.")
+    return StoreError(f"{path}: cannot write ({exc}); nothing was written. Check that the disk is not full "
+                      "and the file is writable, then try again.")
+
+
+def open_error(path: Path, exc: sqlite3.Error) -> StoreError | None:
+    """The StoreError for a database SQLite cannot open because of where it sits, or None
+    when ``exc`` says something else. A database in WAL mode needs to create its -wal and
+    -shm files beside it even to be read, which a read-only folder forbids; SQLite then
+    says only "unable to open database file"."""
+    text = str(exc)
+    if "unable to open" not in text and "readonly" not in text:
+        return None
+    return StoreError(f"{path} cannot be opened ({text}): its folder {path.parent} is not writable, and "
+                      "the database (in WAL mode) needs to create its -wal and -shm files there, even to "
+                      "be read. The file was left untouched. Make the folder writable, or copy the "
+                      "database to a writable folder and pass --db with the copy.")
 
 
 def once_unlocked(conn: sqlite3.Connection, sql: str, path: Path) -> None:
@@ -80,12 +116,8 @@ def once_unlocked(conn: sqlite3.Connection, sql: str, path: Path) -> None:
             conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
-            if "readonly" in str(exc):
-                raise StoreError(f"{path} cannot be written here ({exc}): the file or its folder is read-only, "
-                                 "and SQLite also writes its -wal and -shm files beside it. Copy the database "
-                                 "to a writable folder, or pass --db with another path.") from None
             if "locked" not in str(exc) and "busy" not in str(exc):
-                raise StoreError(f"{path}: cannot write: {exc}") from None
+                raise write_error(path, exc) from None
             if time.monotonic() > deadline:
                 raise StoreError(f"{path} stayed locked by another writer for {BUSY_TIMEOUT_S:.0f} s; "
                                  "try again.") from None

@@ -22,7 +22,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from battles.errors import StoreError
-from battles.store.connection import make_durable, write_transaction
+from battles.store.connection import make_durable, open_error, write_transaction
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 STATUSES = ("streaming", "complete", "error")
@@ -108,8 +108,8 @@ def open_schema(conn: sqlite3.Connection, db: sqlite_utils.Database, path: Path)
         tables = set(db.table_names())
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"{path} is not a SQLite database ({exc}); it was left untouched. "
-                         "Pass --db with another path.") from None
+        raise open_error(path, exc) or StoreError(f"{path} is not a SQLite database ({exc}); it was left "
+                                                  "untouched. Pass --db with another path.") from None
     migrations = _migrations()
     if tables and "_sqlite_migrations" not in tables:
         conn.close()
