@@ -99,7 +99,9 @@ def test_arena_json_array_and_json_lines_import_the_same_battles(tmp_path):
             battle = store.battle("q1")
             assert battle["created"] == "2023-11-14T22:13:20.250000+00:00"
             assert battle["vote"] == {"winner": "both_bad", "voter": "arena_user_7",
-                                      "created": "2023-11-14T22:13:20.250000+00:00"}
+                                      "created": "2023-11-14T22:13:20.250000+00:00",
+                                      "shown_swapped": False, "kind": "human"}
+            assert battle["votes"] == [battle["vote"]]
             assert (battle["language"], battle["source"], battle["identity_leak"]) == (
                 "German", "import:arena-json", 0)
             # anony false: the voter knew the names, so ratings leave it out like a leak
@@ -397,7 +399,7 @@ def test_features_neither_source_gives_stay_unknown_not_zero(store, tmp_path):
     assert set(features(store, "q1", "a").values()) == {None}
     assert set(features(store, "q1", "b").values()) == {None}
     rows, _ = store.scoring_rows()
-    assert rows[0][3:] == (None,) * 10
+    assert rows[0][3:-1] == (None,) * 10
 
 
 def test_csv_with_blindside_export_columns_keeps_voter_category_and_features(store, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from battles.errors import StoreError
+from battles.errors import StoreError, VoteError
 from battles.store import schema
 from battles.store import MIGRATION_SET, ResponseRecord, Store
 from tests.helpers_reliability import assert_no_traceback, file_state, run_cli
@@ -99,6 +99,50 @@ def test_a_database_missing_the_later_migrations_gets_all_of_them_in_order(tmp_p
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert _applied(db) == schema.migration_names()
     assert _applied(db)[-2:] == ["m900_first", "m901_second"]
+
+
+def test_a_database_of_the_one_vote_schema_migrates_in_place_to_many_votes_per_battle(tmp_path):
+    """A file as the release before many voters wrote it: only m001 applied, by sqlite-utils,
+    with its votes table keyed by battle. Opening it keeps every vote as a human vote seen
+    in the battle's order, and from then on each voter can vote once."""
+    db = tmp_path / "one-vote.db"
+    database = sqlite_utils.Database(db)
+    older = Migrations(MIGRATION_SET)
+    older(name="m001_initial")(schema.m001_initial)
+    older.apply(database)
+    for i, (winner, voter) in enumerate([("model_a", "ann"), ("tie", None), ("model_b", "bo")]):
+        database.execute("INSERT INTO battles (id, created, model_a, model_b, status, a_tokens, b_tokens) "
+                         "VALUES (?, ?, 'alpha', 'bravo', 'complete', 10, 20)", [f"b{i}", f"2025-01-0{i + 1}"])
+        database.execute("INSERT INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
+                         [f"b{i}", winner, voter, f"2025-01-0{i + 1}T12:00:00"])
+    database.conn.commit()
+    assert [c.name for c in database["votes"].columns] == ["battle_id", "winner", "voter", "created"]
+    database.close()
+
+    with Store(db) as store:
+        assert _applied(db) == schema.migration_names()
+        assert [(b["id"], b["vote"]) for b in store.iter_battles()] == [
+            ("b0", {"winner": "model_a", "voter": "ann", "created": "2025-01-01T12:00:00",
+                    "shown_swapped": False, "kind": "human"}),
+            ("b1", {"winner": "tie", "voter": None, "created": "2025-01-02T12:00:00",
+                    "shown_swapped": False, "kind": "human"}),
+            ("b2", {"winner": "model_b", "voter": "bo", "created": "2025-01-03T12:00:00",
+                    "shown_swapped": False, "kind": "human"})]
+        rows, _ = store.scoring_rows()
+        assert [r[:4] for r in rows] == [("alpha", "bravo", "model_a", 10), ("alpha", "bravo", "tie", 10),
+                                         ("alpha", "bravo", "model_b", 10)]
+        store.record_vote("b0", "model_b", "bo", shown_swapped=True)  # a second voter on the same battle
+        with pytest.raises(VoteError, match="already has a vote from ann"):
+            store.record_vote("b0", "tie", "ann")
+        with pytest.raises(VoteError, match="no voter name"):
+            store.record_vote("b1", "tie", None)
+        assert store.counts() == {"battles": 3, "votes": 4}
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
 
 
 # -- newer databases and foreign files ----------------------------------------------------------

@@ -88,13 +88,82 @@ def test_an_acknowledged_vote_is_seen_by_another_connection_after_close(tmp_path
 # -- votes ----------------------------------------------------------------------------------
 
 
-def test_a_second_vote_is_refused_and_the_first_kept(store):
+def test_a_second_vote_by_the_same_voter_is_refused_and_the_first_kept(store):
     battle_id = live_battle(store)
     store.record_vote(battle_id, "model_a", "ann")
-    with pytest.raises(VoteError, match="already has a vote"):
-        store.record_vote(battle_id, "model_b", "bo")
+    with pytest.raises(VoteError, match="already has a vote from ann; each voter votes once"):
+        store.record_vote(battle_id, "model_b", "ann")
     assert store.battle(battle_id)["vote"]["winner"] == "model_a"
     assert store.counts()["votes"] == 1
+
+
+def test_votes_without_a_name_are_one_anonymous_voter(store):
+    battle_id = live_battle(store)
+    store.record_vote(battle_id, "tie", None)
+    for nameless in (None, ""):
+        with pytest.raises(VoteError, match="already has a vote with no voter name"):
+            store.record_vote(battle_id, "model_a", nameless)
+    store.record_vote(battle_id, "model_b", "ann")  # a named voter still votes
+    assert [(v["voter"], v["winner"]) for v in store.battle(battle_id)["votes"]] == [(None, "tie"), ("ann", "model_b")]
+
+
+def test_many_voters_vote_on_one_battle_each_with_the_side_order_they_saw(store):
+    battle_id = live_battle(store)
+    store.record_vote(battle_id, "model_a", "ann")
+    store.record_vote(battle_id, "model_a", "bo", shown_swapped=True)
+    store.record_vote(battle_id, "tie", "gpt-judge", kind="judge")
+    battle = store.battle(battle_id)
+    assert [(v["voter"], v["winner"], v["shown_swapped"], v["kind"]) for v in battle["votes"]] == [
+        ("ann", "model_a", False, "human"), ("bo", "model_a", True, "human"), ("gpt-judge", "tie", False, "judge")]
+    assert battle["vote"] == battle["votes"][0]
+    assert store.counts() == {"battles": 1, "votes": 3}
+    with pytest.raises(VoteError, match="not a kind of vote"):
+        store.record_vote(battle_id, "tie", "cy", kind="robot")
+    [recent] = store.recent_battles()
+    assert (recent["winner"], recent["voter"], recent["votes"]) == ("model_a", "ann", 3)
+    assert [b["votes"] for b in store.iter_battles()] == [battle["votes"]]
+    assert store.voted_outcomes() == [("alpha", "bravo", "model_a")] * 2  # human votes only
+
+
+def test_scoring_rows_give_each_vote_as_its_voter_saw_it_with_the_battle_as_cluster(store):
+    first = live_battle(store)  # a: tokens 2, bold 0; b: tokens 2, bold 1
+    second = live_battle(store, model_a="charlie", model_b="delta")
+    store.record_vote(first, "model_a", "ann")  # alpha on the left, alpha won
+    store.record_vote(first, "model_a", "bo", shown_swapped=True)  # bravo on the left; alpha (right) won
+    store.record_vote(first, "model_b", "judge-1", kind="judge")
+    store.record_vote(second, "both_bad", "ann", shown_swapped=True)
+    rowids = dict(store.conn.execute("SELECT id, rowid FROM battles"))
+    rows, excluded = store.scoring_rows(features=("tokens", "bold"))
+    assert rows == [
+        ("alpha", "bravo", "model_a", 2, 0, 2, 1, rowids[first]),
+        ("bravo", "alpha", "model_b", 2, 1, 2, 0, rowids[first]),
+        ("delta", "charlie", "both_bad", 2, 1, 2, 0, rowids[second]),
+    ]
+    assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0}
+    assert [r[:3] for r in store.scoring_rows(voter="bo")[0]] == [("bravo", "alpha", "model_b")]
+    judged, _ = store.scoring_rows(kind="judge")
+    assert [r[:3] for r in judged] == [("alpha", "bravo", "model_b")]
+    assert len(store.scoring_rows(kind=None)[0]) == 4
+    _, only_judges = store.scoring_rows(kind="judge")
+    assert only_judges["unvoted"] == 1  # the second battle has no judge's vote
+
+
+def test_votes_with_features_orient_winner_models_and_features_by_position(store):
+    battle_id = live_battle(store)
+    store.record_vote(battle_id, "model_a", "ann")
+    store.record_vote(battle_id, "model_a", "bo", shown_swapped=True)
+    store.record_vote(battle_id, "tie", "judge-1", kind="judge")
+    ann, bo, judge = store.votes_with_features()
+    assert (ann.voter, ann.winner, ann.model_left, ann.model_right, ann.shown_swapped) == (
+        "ann", "left", "alpha", "bravo", False)
+    assert (ann.features_left["bold"], ann.features_right["bold"]) == (0, 1)
+    assert (bo.voter, bo.winner, bo.model_left, bo.model_right, bo.shown_swapped) == (
+        "bo", "right", "bravo", "alpha", True)
+    assert (bo.features_left["bold"], bo.features_right["bold"]) == (1, 0)
+    assert set(bo.features_left) == set(store_module.FEATURE_COLUMNS)
+    assert (judge.kind, judge.winner, judge.battle_id) == ("judge", "tie", battle_id)
+    assert [v.voter for v in store.votes_with_features(kind="human")] == ["ann", "bo"]
+    assert [v.voter for v in store.votes_with_features(voter="bo")] == ["bo"]
 
 
 @pytest.mark.parametrize(("status", "message"), [("streaming", "not finished streaming"),
@@ -356,7 +425,7 @@ def mixed_store(store):
 def test_scoring_rows_leave_out_errored_leaked_and_unvoted_battles_and_count_them(mixed_store):
     rows, excluded = mixed_store.scoring_rows()
     assert [(r[0], r[1], r[2]) for r in rows] == [("alpha", "bravo", "model_a"), ("alpha", "bravo", "model_b")]
-    assert rows[0][3:] == (2, None, None, None, 0, 2, None, None, None, 1)  # a_tokens.. then b_..
+    assert rows[0][3:-1] == (2, None, None, None, 0, 2, None, None, None, 1)  # a_tokens.. then b_..
     assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 1, "self_battle": 0}
     rows, excluded = mixed_store.scoring_rows(include_leaks=True)
     assert len(rows) == 3 and excluded["identity_leak"] == 0
@@ -381,7 +450,8 @@ def test_a_model_against_itself_is_kept_with_its_vote_but_never_rated(store):
         NewBattle(id="real", model_a="alpha", model_b="bravo", winner="model_a", created="2025-01-03",
                   source="import:test"),
     ])
-    assert store.battle("self")["vote"] == {"winner": "model_b", "voter": "ann", "created": "2025-01-01"}
+    assert store.battle("self")["vote"] == {"winner": "model_b", "voter": "ann", "created": "2025-01-01",
+                                            "shown_swapped": False, "kind": "human"}
     for include_leaks in (False, True):
         rows, excluded = store.scoring_rows(include_leaks=include_leaks)
         assert [(r[0], r[1]) for r in rows] == [("alpha", "bravo")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,9 @@ def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, 
     features_a = np.array(cols[3:3 + k], dtype=float).T
     features_b = np.array(cols[3 + k:3 + 2 * k], dtype=float).T
     table = BattleTable.from_records(cols[0], cols[1], cols[2], features_a=features_a, features_b=features_b)
+    # The last column is the battle each vote belongs to: intervals resample whole battles.
+    if "cluster" in BattleTable.__dataclass_fields__:
+        table = dataclasses.replace(table, cluster=np.asarray(cols[3 + 2 * k], dtype=np.int64))
     return table, excluded
 
 

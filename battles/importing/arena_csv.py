@@ -8,7 +8,9 @@ when present: the id (``id``, ``battle_id`` or ``question_id``), ``voter`` or ``
 ``identity_leak`` (0/1) and the style columns ``a_tokens`` … ``b_exclamations`` (an empty
 cell is unknown). Other columns are ignored.
 
-blindside's own CSV export (recognised by its ``battle_id`` column) puts a ``'`` before a
+blindside's own CSV export (recognised by its ``battle_id`` column) has one row per vote:
+rows with the same ``battle_id`` one after another are one battle and its votes (read with
+``shown_swapped``, ``kind`` and ``vote_created`` when present). It puts a ``'`` before a
 text cell a spreadsheet would run as a formula; that quote is taken off again here.
 """
 
@@ -20,9 +22,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
 
-from battles.importing.arena import WINNER_LABELS, unix_to_iso
+from battles.importing.arena import BATTLE_ID_GIVEN, WINNER_LABELS, unix_to_iso
 from battles.importing.errors import BadRecord, ImportFileError
-from battles.store import FEATURE_COLUMNS, NewBattle
+from battles.store import FEATURE_COLUMNS, VOTE_KINDS, NewBattle, NewVote
 
 ID_COLUMNS = ("id", "battle_id", "question_id")
 VOTER_COLUMNS = ("voter", "judge")
@@ -65,9 +67,14 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
     extras = bool(optional or feature_columns)  # LMArena's own file has none: skip the work
     width_all = max([width - 1, *optional, *(i for _, _, i in feature_columns), i_id or 0]) + 1
     labels = WINNER_LABELS
-    # Only blindside's own export quotes formulas; LMArena's file (no battle_id) pays nothing.
+    # blindside's own export: one row per vote, formulas quoted. LMArena's file (no
+    # battle_id) pays nothing for either.
+    ours = i_id is not None and i_id == columns.get("battle_id")
     quoted = "battle_id" in columns
     text_columns = [i for i in (i_id, i_a, i_b, i_voter, i_category, i_language) if i is not None]
+    vote_columns = (columns.get("shown_swapped"), columns.get("kind"), columns.get("vote_created"))
+    if ours:
+        width_all = max([width_all, *(i + 1 for i in vote_columns if i is not None)])
 
     for line, row in _rows(reader, name):
         if quoted:
@@ -93,10 +100,28 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
             if extras:
                 _optional_fields(battle, row, i_voter, i_category, i_language, i_created, i_tstamp, i_leak,
                                  feature_columns)
+            if ours and battle.id:
+                _as_listed_vote(battle, row, *vote_columns)
+                yield line, battle, BATTLE_ID_GIVEN
+                continue
         except BadRecord as bad:
             yield line, bad, None
             continue
         yield line, battle, (None if battle.id else dict(zip(header, row)))
+
+
+def _as_listed_vote(battle: NewBattle, row: list[str], i_shown, i_kind, i_vote_created) -> None:
+    """The row's vote moved to ``battle.votes``, with what blindside's export says of it."""
+    shown = row[i_shown].strip().lower() if i_shown is not None else ""
+    if shown not in ("", "0", "1", "true", "false"):
+        raise BadRecord(f"shown_swapped {row[i_shown]!r} is not 0 or 1")
+    kind = (row[i_kind].strip() if i_kind is not None else "") or "human"
+    if kind not in VOTE_KINDS:
+        raise BadRecord(f"unknown kind of vote {kind!r}; expected {', '.join(VOTE_KINDS)}")
+    created = row[i_vote_created].strip() if i_vote_created is not None else ""
+    battle.votes = [NewVote(winner=battle.winner, voter=battle.voter, created=_iso(created) if created else None,
+                            shown_swapped=shown in ("1", "true"), kind=kind)]
+    battle.winner = battle.voter = None
 
 
 def _unquoted(row: list[str], text_columns: list[int]) -> list[str]:

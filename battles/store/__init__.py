@@ -23,12 +23,12 @@ from battles.errors import StoreError
 from battles.store.bulk import BulkWrites
 from battles.store.connection import BUSY_TIMEOUT_S, connect, default_db_path, resolve_db_path
 from battles.store.live import LiveWrites
-from battles.store.queries import Queries
-from battles.store.records import NewBattle, ResponseRecord, new_battle_id, now_iso
-from battles.store.schema import FEATURE_COLUMNS, MIGRATION_SET, SIDES, STATUSES, WINNERS, open_schema
+from battles.store.queries import Queries, ShownVote
+from battles.store.records import NewBattle, NewVote, ResponseRecord, new_battle_id, now_iso
+from battles.store.schema import FEATURE_COLUMNS, MIGRATION_SET, SIDES, STATUSES, VOTE_KINDS, WINNERS, open_schema
 
-__all__ = ["BUSY_TIMEOUT_S", "FEATURE_COLUMNS", "MIGRATION_SET", "SIDES", "STATUSES", "WINNERS", "NewBattle",
-           "ResponseRecord", "Store", "default_db_path", "new_battle_id", "now_iso", "open_store",
+__all__ = ["BUSY_TIMEOUT_S", "FEATURE_COLUMNS", "MIGRATION_SET", "SIDES", "STATUSES", "VOTE_KINDS", "WINNERS",
+           "NewBattle", "NewVote", "ResponseRecord", "ShownVote", "Store", "default_db_path", "new_battle_id", "now_iso", "open_store",
            "resolve_db_path"]
 
 

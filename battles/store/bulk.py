@@ -64,11 +64,13 @@ def _insert_batch(conn: sqlite3.Connection, batch: list[NewBattle]) -> tuple[int
     fresh = set(ids if added == len(batch) else _ids_without_vote_or_responses(conn, ids))
     # Votes and responses go in id order: their primary-key index is then filled page by
     # page instead of at random (their rowid order means nothing; battles keep file order).
-    conn.executemany(
-        "INSERT OR IGNORE INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
-        sorted(((b.id, b.winner, b.voter, b.vote_created or b.created)
-                for b in batch if b.winner is not None and b.id in fresh), key=_vote_key),
-    )
+    votes = [(b.id, b.winner, b.voter, b.vote_created or b.created, 0, "human")
+             for b in batch if b.winner is not None and b.id in fresh]
+    votes += [(b.id, v.winner, v.voter, v.created or b.created, int(v.shown_swapped), v.kind)
+              for b in batch if b.votes and b.id in fresh for v in b.votes]
+    votes.sort(key=_vote_key)
+    conn.executemany("INSERT OR IGNORE INTO votes (battle_id, winner, voter, created, shown_swapped, kind) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", votes)
     rows = [row for b in batch if b.turns and b.id in fresh for row in _response_rows(b)]
     if rows:
         rows.sort(key=_response_key)

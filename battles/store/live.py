@@ -8,7 +8,7 @@ from pathlib import Path
 from battles.errors import VoteError
 from battles.store.connection import write_transaction
 from battles.store.records import RESPONSE_INSERT, ResponseRecord, new_battle_id, now_iso, response_row
-from battles.store.schema import FEATURE_COLUMNS, STATUSES, WINNERS
+from battles.store.schema import FEATURE_COLUMNS, STATUSES, VOTE_KINDS, WINNERS
 
 
 class LiveWrites:
@@ -48,10 +48,18 @@ class LiveWrites:
         with write_transaction(self.conn, self.path) as conn:
             conn.execute(f"UPDATE battles SET {assignments} WHERE id = ?", (*columns.values(), battle_id))
 
-    def record_vote(self, battle_id: str, winner: str, voter: str | None) -> None:
-        """Record the vote; durable on return. Refuses unknown, unfinished, errored or voted battles."""
+    def record_vote(self, battle_id: str, winner: str, voter: str | None, *, shown_swapped: bool = False,
+                    kind: str = "human") -> None:
+        """Record ``voter``'s vote; durable on return. ``winner`` is in the battle's own
+        terms (model_a is the battle's model_a whatever side this voter saw it on);
+        ``shown_swapped``: this voter saw model_b on the left. Each voter votes once on a
+        battle; votes without a name (None or "") count as one anonymous voter. Refuses
+        unknown, unfinished or errored battles, and a second vote by the same voter."""
         if winner not in WINNERS:
             raise VoteError(f"{winner!r} is not a vote; use one of a, b, tie, both_bad.")
+        if kind not in VOTE_KINDS:
+            raise VoteError(f"{kind!r} is not a kind of vote; use one of {', '.join(VOTE_KINDS)}.")
+        voter = voter or None
         with write_transaction(self.conn, self.path) as conn:
             row = conn.execute("SELECT status FROM battles WHERE id = ?", (battle_id,)).fetchone()
             if row is None:
@@ -60,7 +68,9 @@ class LiveWrites:
                 raise VoteError(f"Battle {battle_id} ended with an error and cannot be voted on.")
             if row[0] != "complete":
                 raise VoteError(f"Battle {battle_id} has not finished streaming; it cannot be voted on yet.")
-            if conn.execute("SELECT 1 FROM votes WHERE battle_id = ?", (battle_id,)).fetchone():
-                raise VoteError(f"Battle {battle_id} already has a vote; each battle takes one.")
-            conn.execute("INSERT INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
-                         (battle_id, winner, voter, now_iso()))
+            if conn.execute("SELECT 1 FROM votes WHERE battle_id = ? AND ifnull(voter, '') = ifnull(?, '')",
+                            (battle_id, voter)).fetchone():
+                who = f"from {voter}" if voter else "with no voter name"
+                raise VoteError(f"Battle {battle_id} already has a vote {who}; each voter votes once on a battle.")
+            conn.execute("INSERT INTO votes (battle_id, winner, voter, created, shown_swapped, kind) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (battle_id, winner, voter, now_iso(), int(shown_swapped), kind))

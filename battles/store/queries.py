@@ -1,11 +1,50 @@
-"""Read queries: one battle, the history list, what ratings and pairing count, exports' batches."""
+"""Read queries: one battle, the history list, what ratings and pairing count, exports' batches.
+
+A battle's votes come in the order they were cast (time, then insertion). Where a caller
+wants one vote per battle (``battle["vote"]``, the history list), it is the first.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from battles.store.schema import FEATURE_COLUMNS
+
+VOTE_FIELDS = ("winner", "voter", "created", "shown_swapped", "kind")
+# A battle counts in ratings when complete and not a model against itself; identity leaks
+# are left out unless asked for.
+_COUNTED = "b.status = 'complete' AND b.model_a != b.model_b"
+_SHOWN_WINNER = {"model_a": "left", "model_b": "right", "tie": "tie", "both_bad": "both_bad"}
+
+
+@dataclass(frozen=True)
+class ShownVote:
+    """One vote as its voter saw the battle: sides by position, not by the battle's order."""
+
+    battle_id: str
+    voter: str | None
+    kind: str
+    winner: str  # left | right | tie | both_bad
+    model_left: str
+    model_right: str
+    features_left: dict[str, int | None]  # FEATURE_COLUMNS -> count (None: unknown)
+    features_right: dict[str, int | None]
+    shown_swapped: bool  # the battle's model_b was on the left
+
+
+def _swap(swapped: str, plain: str) -> str:
+    """SQL: ``swapped`` when the voter saw model_b on the left, else ``plain``."""
+    return f"CASE WHEN v.shown_swapped THEN {swapped} ELSE {plain} END"
+
+
+_LEFT_MODEL = _swap("b.model_b", "b.model_a")
+_RIGHT_MODEL = _swap("b.model_a", "b.model_b")
+_SHOWN_BATTLE_WINNER = _swap(
+    "CASE v.winner WHEN 'model_a' THEN 'model_b' WHEN 'model_b' THEN 'model_a' ELSE v.winner END", "v.winner")
 
 
 class Queries:
@@ -14,7 +53,8 @@ class Queries:
     conn: sqlite3.Connection
 
     def battle(self, battle_id: str) -> dict[str, Any] | None:
-        """One battle with its responses (by turn) and its vote, or None."""
+        """One battle with its responses (by turn), its ``votes`` (in the order cast) and,
+        for callers that want one, ``vote``: the first of them (or None)."""
         self.conn.row_factory = sqlite3.Row
         try:
             row = self.conn.execute("SELECT * FROM battles WHERE id = ?", (battle_id,)).fetchone()
@@ -26,27 +66,42 @@ class Queries:
                 for r in self.conn.execute(
                     "SELECT * FROM responses WHERE battle_id = ? ORDER BY turn, side", (battle_id,))
             ]
-            vote = self.conn.execute("SELECT winner, voter, created FROM votes WHERE battle_id = ?",
-                                     (battle_id,)).fetchone()
-            battle["vote"] = dict(vote) if vote else None
-            return battle
         finally:
             self.conn.row_factory = None
+        votes = self._votes_of([battle_id]).get(battle_id, [])
+        battle["votes"] = votes
+        battle["vote"] = votes[0] if votes else None
+        return battle
+
+    def _votes_of(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        votes: dict[str, list[dict[str, Any]]] = {}
+        marks = ",".join("?" * len(ids))
+        for battle_id, winner, voter, created, swapped, kind in self.conn.execute(
+                "SELECT battle_id, winner, voter, created, shown_swapped, kind FROM votes "
+                f"WHERE battle_id IN ({marks}) ORDER BY created, rowid", ids):
+            votes.setdefault(battle_id, []).append(
+                {"winner": winner, "voter": voter, "created": created, "shown_swapped": bool(swapped), "kind": kind})
+        return votes
 
     def recent_battles(self, *, search: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """Newest first: id, created, prompt, models, winner, status, leak flag, category."""
-        sql = ("SELECT b.id, b.created, b.prompt, b.category, b.model_a, b.model_b, b.status, "
-               "b.identity_leak, v.winner, v.voter FROM battles b LEFT JOIN votes v ON v.battle_id = b.id")
-        params: list[Any] = []
+        """Newest first: id, created, prompt, models, status, leak flag, category, the first
+        vote's winner and voter, and ``votes`` (how many)."""
+        where, params = "", []
         if search:
             like = f"%{search}%"
-            sql += " WHERE b.prompt LIKE ? OR b.model_a LIKE ? OR b.model_b LIKE ? OR b.category LIKE ?"
-            params += [like] * 4
-        sql += " ORDER BY b.created DESC, b.rowid DESC LIMIT ?"
-        params.append(limit)
+            where = " WHERE prompt LIKE ? OR model_a LIKE ? OR model_b LIKE ? OR category LIKE ?"
+            params = [like] * 4
+        first_vote = "SELECT {} FROM votes v WHERE v.battle_id = b.id ORDER BY v.created, v.rowid LIMIT 1"
+        # The newest battles first, then their votes: a search never looks up the votes of
+        # battles it does not show.
+        sql = (f"SELECT b.id, b.created, b.prompt, b.category, b.model_a, b.model_b, b.status, b.identity_leak, "
+               f"({first_vote.format('winner')}) AS winner, ({first_vote.format('voter')}) AS voter, "
+               "(SELECT count(*) FROM votes v WHERE v.battle_id = b.id) AS votes "
+               "FROM (SELECT rowid AS rid, * FROM battles" + where +
+               " ORDER BY created DESC, rowid DESC LIMIT ?) b ORDER BY b.created DESC, b.rid DESC")
         self.conn.row_factory = sqlite3.Row
         try:
-            return [dict(r) for r in self.conn.execute(sql, params)]
+            return [dict(r) for r in self.conn.execute(sql, [*params, limit])]
         finally:
             self.conn.row_factory = None
 
@@ -60,65 +115,102 @@ class Queries:
         return counts
 
     def voted_outcomes(self) -> list[tuple[str, str, str]]:
-        """(model_a, model_b, winner) of counted battles in time order, for TrueSkill pairing."""
+        """(model_a, model_b, winner) of each counted human vote in time order, for TrueSkill pairing."""
         return self.conn.execute(
-            "SELECT b.model_a, b.model_b, v.winner FROM battles b JOIN votes v ON v.battle_id = b.id "
-            "WHERE b.status = 'complete' AND b.identity_leak = 0 AND b.model_a != b.model_b "
-            "ORDER BY v.created, b.rowid").fetchall()
+            "SELECT b.model_a, b.model_b, v.winner FROM votes v JOIN battles b ON b.id = v.battle_id "
+            f"WHERE {_COUNTED} AND b.identity_leak = 0 AND v.kind = 'human' "
+            "ORDER BY v.created, b.rowid, v.rowid").fetchall()
 
-    def scoring_rows(self, *, category: str | None = None, voter: str | None = None,
+    def scoring_rows(self, *, category: str | None = None, voter: str | None = None, kind: str | None = "human",
                      include_leaks: bool = False,
-                     features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold")) -> tuple[list[tuple], dict[str, int]]:
-        """Rows (model_a, model_b, winner, a_<features>..., b_<features>...) of the battles a
-        rating counts, in time order, and how many were excluded and why. A model voted
-        against itself says nothing about any model: such a battle is kept in the store but
-        counted under ``self_battle``, never rated."""
-        where = ["1=1"]
-        params: list[Any] = []
+                     features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold"),
+                     ) -> tuple[list[tuple], dict[str, int]]:
+        """One row per counted vote, in time order, as its voter saw the battle:
+        (left model, right model, winner (model_a = the left one), left <features>...,
+        right <features>..., the battle's rowid). The last column is a cluster key: the
+        votes of one battle share it, so intervals can resample whole battles.
+
+        Filters: ``category``, ``voter``, ``kind`` (``human`` by default, so judges do not
+        count in human ratings; None: every kind). Also returns how many battles were left
+        out and why (these counts ignore the voter filter): ``error``, ``identity_leak``,
+        ``unvoted`` (no vote of this kind), and ``self_battle``: a model against itself
+        says nothing about any model, so such a battle is kept but never rated."""
+        where, params = [_COUNTED], []
+        if not include_leaks:
+            where.append("b.identity_leak = 0")
         if category:
             where.append("b.category = ?")
             params.append(category)
         if voter:
             where.append("v.voter = ?")
             params.append(voter)
-        filters = " AND ".join(where)
-        feature_cols = ", ".join([f"b.a_{f}" for f in features] + [f"b.b_{f}" for f in features])
-        counted = "b.status = 'complete' AND b.model_a != b.model_b" + (
-            "" if include_leaks else " AND b.identity_leak = 0")
+        if kind:
+            where.append("v.kind = ?")
+            params.append(kind)
+        columns = [_LEFT_MODEL, _RIGHT_MODEL, _SHOWN_BATTLE_WINNER]
+        columns += [_swap(f"b.b_{f}", f"b.a_{f}") for f in features]
+        columns += [_swap(f"b.a_{f}", f"b.b_{f}") for f in features]
         rows = self.conn.execute(
-            f"SELECT b.model_a, b.model_b, v.winner, {feature_cols} FROM battles b "
-            f"JOIN votes v ON v.battle_id = b.id WHERE {filters} AND {counted} ORDER BY v.created, b.rowid",
-            params).fetchall()
-        excluded = {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0}
-        base_filters = filters.replace("v.voter = ?", "1=1") if voter else filters
-        base_params = [p for p, w in zip(params, where[1:]) if not w.startswith("v.")]
+            f"SELECT {', '.join(columns)}, b.rowid FROM votes v JOIN battles b ON b.id = v.battle_id "
+            f"WHERE {' AND '.join(where)} ORDER BY v.created, b.rowid, v.rowid", params).fetchall()
+        return rows, self._exclusions(category, kind, include_leaks)
+
+    def _exclusions(self, category: str | None, kind: str | None, include_leaks: bool) -> dict[str, int]:
+        voted = "EXISTS (SELECT 1 FROM votes v WHERE v.battle_id = b.id" + (" AND v.kind = ?" if kind else "") + ")"
+        params: list[Any] = [kind] if kind else []
+        where = ""
+        if category:
+            where = " WHERE b.category = ?"
+            params.append(category)
         row = self.conn.execute(
-            "SELECT "
-            "sum(b.status = 'error'), "
-            "sum(b.status = 'complete' AND b.identity_leak = 1 AND v.battle_id IS NOT NULL "
-            "AND b.model_a != b.model_b), "
-            "sum(b.status = 'complete' AND v.battle_id IS NULL), "
-            "sum(b.status = 'complete' AND v.battle_id IS NOT NULL AND b.model_a = b.model_b) "
-            f"FROM battles b LEFT JOIN votes v ON v.battle_id = b.id WHERE {base_filters}",
-            base_params).fetchone()
-        excluded["error"] = row[0] or 0
-        excluded["identity_leak"] = 0 if include_leaks else (row[1] or 0)
-        excluded["unvoted"] = row[2] or 0
-        excluded["self_battle"] = row[3] or 0
-        return rows, excluded
+            "SELECT sum(status = 'error'), "
+            "sum(status = 'complete' AND identity_leak = 1 AND voted AND model_a != model_b), "
+            "sum(status = 'complete' AND NOT voted), "
+            "sum(status = 'complete' AND voted AND model_a = model_b) "
+            f"FROM (SELECT b.status, b.identity_leak, b.model_a, b.model_b, {voted} AS voted FROM battles b{where})",
+            params).fetchone()
+        return {"error": row[0] or 0, "identity_leak": 0 if include_leaks else (row[1] or 0),
+                "unvoted": row[2] or 0, "self_battle": row[3] or 0}
+
+    def votes_with_features(self, *, voter: str | None = None, kind: str | None = None,
+                            include_leaks: bool = False) -> Iterator[ShownVote]:
+        """Every counted vote as its voter saw the battle, in time order, with both sides'
+        style features (for per-voter reports: position bias, length and markdown
+        preferences). Filters: ``voter``, ``kind`` (None: every kind)."""
+        where, params = [_COUNTED], []
+        if not include_leaks:
+            where.append("b.identity_leak = 0")
+        if voter:
+            where.append("v.voter = ?")
+            params.append(voter)
+        if kind:
+            where.append("v.kind = ?")
+            params.append(kind)
+        left = [_swap(f"b.b_{f}", f"b.a_{f}") for f in FEATURE_COLUMNS]
+        right = [_swap(f"b.a_{f}", f"b.b_{f}") for f in FEATURE_COLUMNS]
+        k = len(FEATURE_COLUMNS)
+        for row in self.conn.execute(
+                f"SELECT b.id, v.voter, v.kind, {_SHOWN_BATTLE_WINNER}, {_LEFT_MODEL}, {_RIGHT_MODEL}, "
+                f"v.shown_swapped, {', '.join(left + right)} FROM votes v JOIN battles b ON b.id = v.battle_id "
+                f"WHERE {' AND '.join(where)} ORDER BY v.created, b.rowid, v.rowid", params):
+            yield ShownVote(battle_id=row[0], voter=row[1], kind=row[2], winner=_SHOWN_WINNER[row[3]],
+                            model_left=row[4], model_right=row[5], shown_swapped=bool(row[6]),
+                            features_left=dict(zip(FEATURE_COLUMNS, row[7:7 + k])),
+                            features_right=dict(zip(FEATURE_COLUMNS, row[7 + k:])))
 
     def iter_battles(self, *, batch_size: int = 5_000, voted_only: bool = False,
                      with_responses: bool = True) -> Iterator[dict[str, Any]]:
-        """Every battle with its responses and vote, in insertion order (for export).
+        """Every battle with its responses and votes (``votes``; ``vote`` the first), in
+        insertion order (for export).
 
         ``voted_only`` keeps complete battles that have a vote; ``with_responses=False``
         skips reading the texts (``responses`` is then an empty list)."""
         last_rowid = 0
         voted = (" AND status = 'complete' AND EXISTS (SELECT 1 FROM votes WHERE votes.battle_id = battles.id)"
                  if voted_only else "")
-        self.conn.row_factory = sqlite3.Row
-        try:
-            while True:
+        while True:
+            self.conn.row_factory = sqlite3.Row
+            try:
                 rows = [dict(r) for r in self.conn.execute(
                     f"SELECT rowid AS _rowid, * FROM battles WHERE rowid > ?{voted} ORDER BY rowid LIMIT ?",
                     (last_rowid, batch_size))]
@@ -127,8 +219,6 @@ class Queries:
                 last_rowid = rows[-1]["_rowid"]
                 ids = [r["id"] for r in rows]
                 marks = ",".join("?" * len(ids))
-                votes = {r["battle_id"]: dict(r) for r in self.conn.execute(
-                    f"SELECT * FROM votes WHERE battle_id IN ({marks})", ids)}
                 responses: dict[str, list[dict]] = {}
                 for r in (self.conn.execute(
                         f"SELECT * FROM responses WHERE battle_id IN ({marks}) ORDER BY turn, side", ids)
@@ -136,14 +226,15 @@ class Queries:
                     item = dict(r)
                     item["features"] = json.loads(item["features"]) if item["features"] else None
                     responses.setdefault(item["battle_id"], []).append(item)
-                for row in rows:
-                    row.pop("_rowid")
-                    vote = votes.get(row["id"])
-                    row["vote"] = {k: vote[k] for k in ("winner", "voter", "created")} if vote else None
-                    row["responses"] = responses.get(row["id"], [])
-                    yield row
-        finally:
-            self.conn.row_factory = None
+            finally:
+                self.conn.row_factory = None
+            votes = self._votes_of(ids)
+            for row in rows:
+                row.pop("_rowid")
+                row["votes"] = votes.get(row["id"], [])
+                row["vote"] = row["votes"][0] if row["votes"] else None
+                row["responses"] = responses.get(row["id"], [])
+                yield row
 
     def categories(self) -> list[str]:
         """The prompt categories battles were fought in, for filters."""
@@ -156,7 +247,7 @@ class Queries:
             "SELECT DISTINCT voter FROM votes WHERE voter IS NOT NULL AND voter != '' ORDER BY 1")]
 
     def counts(self) -> dict[str, int]:
+        """How many battles, and how many votes (several per battle when several voted)."""
         battles = self.conn.execute("SELECT count(*) FROM battles").fetchone()[0]
         votes = self.conn.execute("SELECT count(*) FROM votes").fetchone()[0]
         return {"battles": battles, "votes": votes}
-

@@ -33,8 +33,23 @@ class ResponseRecord:
 
 
 @dataclass
+class NewVote:
+    """One voter's vote on a battle, in the battle's own terms (see Store.record_vote)."""
+
+    winner: str
+    voter: str | None = None
+    created: str | None = None  # None: the battle's time
+    shown_swapped: bool = False
+    kind: str = "human"
+
+
+@dataclass
 class NewBattle:
-    """A battle to write in one go (imports, simulations)."""
+    """A battle to write in one go (imports, simulations).
+
+    Its votes: the one in ``winner`` / ``voter`` / ``vote_created`` when ``winner`` is set
+    (a human vote seen in the battle's order: the fast path of large imports), then those
+    in ``votes``."""
 
     id: str
     model_a: str
@@ -57,6 +72,7 @@ class NewBattle:
     swapped: bool = False
     status: str = "complete"
     turn_count: int | None = None  # battles.turns; None: len(turns)
+    votes: list[NewVote] = field(default_factory=list)
 
 
 # msgspec writes JSON about eight times faster than the standard library, a cost a bulk

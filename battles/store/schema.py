@@ -7,7 +7,10 @@ Tables (open the file with Datasette or sqlite3 to explore):
   turns, sit in ``a_*`` / ``b_*`` columns (NULL = unknown, never 0 for unknown).
 - ``responses``: one row per side and turn: the user's prompt, the answer, its error,
   timings, tokens, finish reason and that turn's features (JSON).
-- ``votes``: at most one per battle: winner (model_a | model_b | tie | both_bad), voter, time.
+- ``votes``: one per battle and voter (since m002; at most one per battle before):
+  winner in the battle's own terms (model_a | model_b | tie | both_bad), voter (NULL: the
+  one anonymous voter of the battle), time, ``shown_swapped`` (1 when this voter saw
+  ``model_b`` on the left) and ``kind`` (``human``, or ``judge`` for a model's verdict).
 
 A new migration is a function appended to MIGRATION_STEPS; its name is what
 ``_sqlite_migrations`` records, so a name once released never changes.
@@ -27,6 +30,7 @@ from battles.store.connection import make_durable, open_error, write_transaction
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 STATUSES = ("streaming", "complete", "error")
 SIDES = ("a", "b")
+VOTE_KINDS = ("human", "judge")
 FEATURE_COLUMNS = ("tokens", "chars", "words", "emoji", "header", "list", "bold", "code_blocks", "exclamations")
 MIGRATION_SET = "blindside"
 
@@ -84,9 +88,31 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["battles"].create_index(["created"])
 
 
+def m002_votes_per_voter(db: sqlite_utils.Database) -> None:
+    """Many votes per battle, one per voter, each with the side order that voter saw.
+    Existing votes are kept as human votes seen in the battle's own order."""
+    db.execute("""
+        CREATE TABLE votes_per_voter (
+            battle_id TEXT NOT NULL REFERENCES battles(id),
+            winner TEXT NOT NULL,
+            voter TEXT,
+            created TEXT NOT NULL,
+            shown_swapped INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL DEFAULT 'human'
+        )""")
+    db.execute("INSERT INTO votes_per_voter (battle_id, winner, voter, created) "
+               "SELECT battle_id, winner, voter, created FROM votes ORDER BY rowid")
+    db.execute("DROP TABLE votes")
+    db.execute("ALTER TABLE votes_per_voter RENAME TO votes")
+    # One vote per voter and battle; all votes without a name are one anonymous voter
+    # (a unique index would let any number of NULLs through). Its battle_id prefix also
+    # serves every lookup of a battle's votes.
+    db.execute("CREATE UNIQUE INDEX votes_one_per_voter ON votes (battle_id, ifnull(voter, ''))")
+
+
 # In the order they apply. The store knows exactly these names: a file that records
 # another one was written by a newer blindside.
-MIGRATION_STEPS = (m001_initial,)
+MIGRATION_STEPS = (m001_initial, m002_votes_per_voter)
 
 
 def migration_names() -> list[str]:
