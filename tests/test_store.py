@@ -460,6 +460,28 @@ def test_a_model_against_itself_is_kept_with_its_vote_but_never_rated(store):
     assert store.counts() == {"battles": 3, "votes": 3}
 
 
+def test_exclusion_counts_agree_whether_or_not_the_rows_can_tell_them(mixed_store):
+    """Without a voter filter the counts reuse what the rows show; with one they are looked
+    up battle by battle. Both ways must give the same answer."""
+    store = mixed_store
+    store.insert_battles([NewBattle(id="self", model_a="alpha", model_b="alpha", winner="tie", created="2025",
+                                    source="t", category="coding")])
+    judged = live_battle(store, category="coding")
+    store.record_vote(judged, "model_a", "judge-1", kind="judge")
+    leaked_unvoted = live_battle(store, leak=True)
+    assert leaked_unvoted
+    for category in (None, "coding"):
+        for kind in ("human", "judge", None):
+            for include_leaks in (False, True):
+                options = {"category": category, "kind": kind, "include_leaks": include_leaks}
+                _, fast = store.scoring_rows(**options)
+                _, looked_up = store.scoring_rows(voter="nobody", **options)
+                assert fast == looked_up, options
+    _, excluded = store.scoring_rows()
+    # unvoted by a human: the never-voted battle, the judged one and the unvoted leak
+    assert excluded == {"error": 1, "identity_leak": 1, "unvoted": 3, "self_battle": 1}
+
+
 def test_categories_and_voters_list_what_the_filters_can_choose(tmp_path):
     from battles.store import NewBattle, Store
 

@@ -153,24 +153,38 @@ class Queries:
         rows = self.conn.execute(
             f"SELECT {', '.join(columns)}, b.rowid FROM votes v JOIN battles b ON b.id = v.battle_id "
             f"WHERE {' AND '.join(where)} ORDER BY v.created, b.rowid, v.rowid", params).fetchall()
-        return rows, self._exclusions(category, kind, include_leaks)
+        # Without a voter filter, the rows already tell which counted battles have a vote.
+        voted_counted = None if voter else len({row[-1] for row in rows})
+        return rows, self._exclusions(category, kind, include_leaks, voted_counted)
 
-    def _exclusions(self, category: str | None, kind: str | None, include_leaks: bool) -> dict[str, int]:
+    def _exclusions(self, category: str | None, kind: str | None, include_leaks: bool,
+                    voted_counted: int | None) -> dict[str, int]:
+        """The battles left out, by reason. ``voted_counted``: how many of the battles the
+        rows count have a vote (None: not known), so that only the few leaked and
+        self-battles need their votes looked up, not every battle."""
+        in_category, category_params = (" AND b.category = ?", [category]) if category else ("", [])
+        errors, complete = self.conn.execute(
+            f"SELECT sum(status = 'error'), sum(status = 'complete') FROM battles b WHERE 1 = 1{in_category}",
+            category_params).fetchone()
+        if voted_counted is None:
+            scope = "b.status = 'complete'"
+        else:  # the battles the rows leave out
+            scope = "b.status = 'complete' AND (b.model_a = b.model_b" + (
+                ")" if include_leaks else " OR b.identity_leak = 1)")
         voted = "EXISTS (SELECT 1 FROM votes v WHERE v.battle_id = b.id" + (" AND v.kind = ?" if kind else "") + ")"
-        params: list[Any] = [kind] if kind else []
-        where = ""
-        if category:
-            where = " WHERE b.category = ?"
-            params.append(category)
-        row = self.conn.execute(
-            "SELECT sum(status = 'error'), "
-            "sum(status = 'complete' AND identity_leak = 1 AND voted AND model_a != model_b), "
-            "sum(status = 'complete' AND NOT voted), "
-            "sum(status = 'complete' AND voted AND model_a = model_b) "
-            f"FROM (SELECT b.status, b.identity_leak, b.model_a, b.model_b, {voted} AS voted FROM battles b{where})",
-            params).fetchone()
-        return {"error": row[0] or 0, "identity_leak": 0 if include_leaks else (row[1] or 0),
-                "unvoted": row[2] or 0, "self_battle": row[3] or 0}
+        leaked, self_battles, others = self.conn.execute(
+            "SELECT sum(identity_leak = 1 AND model_a != model_b), sum(model_a = model_b), "
+            f"sum(identity_leak = 0 AND model_a != model_b) FROM battles b WHERE {scope}{in_category} AND {voted}",
+            [*category_params, *([kind] if kind else [])]).fetchone()
+        leaked, self_battles, others = leaked or 0, self_battles or 0, others or 0
+        if voted_counted is None:
+            voted_complete = leaked + self_battles + others
+        elif include_leaks:  # the rows counted leaked battles too
+            voted_complete = voted_counted + self_battles
+        else:
+            voted_complete = voted_counted + leaked + self_battles
+        return {"error": errors or 0, "identity_leak": 0 if include_leaks else leaked,
+                "unvoted": (complete or 0) - voted_complete, "self_battle": self_battles}
 
     def votes_with_features(self, *, voter: str | None = None, kind: str | None = None,
                             include_leaks: bool = False) -> Iterator[ShownVote]:
