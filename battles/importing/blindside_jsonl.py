@@ -1,6 +1,6 @@
 """blindside's own JSONL export → NewBattle, restoring everything the store held.
 
-The export's first line is a header ``{"blindside_export": 1, ...}``; each further line is
+The export's first line is a header ``{"blindside_export": 2, ...}``; each further line is
 one battle with its columns, its style features (``features_a`` / ``features_b``), its
 ``meta``, its ``responses`` (one per side and turn) and its ``votes`` (a list: one per
 voter, each with ``winner``, ``voter``, ``created``, ``shown_swapped`` and ``kind``) and,

@@ -56,7 +56,7 @@ def good_battles(stream, report: ImportReport, strict: bool,
             continue
         if id_basis is BATTLE_ID_GIVEN:
             if held is not None and held.id == item.id:
-                held.votes += item.votes  # blindside's export writes a battle's votes one after another
+                held.votes = [*held.votes, *item.votes]  # blindside's export writes them one after another
                 continue
         elif report.format != "jsonl":
             item.id = _unique_id(item.id or content_id(id_basis), seen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -72,7 +73,7 @@ class NewBattle:
     swapped: bool = False
     status: str = "complete"
     turn_count: int | None = None  # battles.turns; None: len(turns)
-    votes: list[NewVote] = field(default_factory=list)
+    votes: Sequence[NewVote] = ()  # a tuple, not a new list per battle: a large import makes a million
 
 
 # msgspec writes JSON about eight times faster than the standard library, a cost a bulk
