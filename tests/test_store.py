@@ -341,6 +341,12 @@ def test_a_database_in_a_read_only_folder_is_not_called_a_foreign_file(tmp_path,
     assert fingerprint(path) == before
 
 
+def test_a_database_in_a_missing_folder_says_so(tmp_path):
+    path = tmp_path / "no-such-folder" / "votes.db"
+    with pytest.raises(StoreError, match=f"{path} cannot be created .*its folder {path.parent} does not exist"):
+        Store(path)
+
+
 def test_insert_battles_is_all_or_nothing(store):
     live_battle(store)
     before = store.counts()

@@ -100,6 +100,10 @@ def open_error(path: Path, exc: sqlite3.Error) -> StoreError | None:
     text = str(exc)
     if "unable to open" not in text and "readonly" not in text:
         return None
+    if not path.exists():
+        folder = "is not writable" if path.parent.is_dir() else "does not exist"
+        return StoreError(f"{path} cannot be created ({text}): its folder {path.parent} {folder}. "
+                          "Pass --db with a path in a writable folder.")
     return StoreError(f"{path} cannot be opened ({text}): its folder {path.parent} is not writable, and "
                       "the database (in WAL mode) needs to create its -wal and -shm files there, even to "
                       "be read. The file was left untouched. Make the folder writable, or copy the "
