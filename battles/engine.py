@@ -471,7 +471,7 @@ class Battle:
         """Record the vote (durable on return) and reveal the models."""
         winner = normalize_winner(winner)
         if self.voted:
-            raise VoteError(f"Battle {self.id} already has a vote; each battle takes one.")
+            raise VoteError(f"Battle {self.id} already has your vote; each voter votes once on a battle.")
         if self.streaming or self._pending:
             raise VoteError("Both answers have not finished yet; vote once they are complete.")
         if self.status != "complete":
@@ -502,18 +502,22 @@ class Battle:
 
 def vote_stored(store: Store, battle_id: str, winner: str, voter: str | None,
                 lineup: dict[str, ModelConfig] | None = None) -> Reveal:
-    """Vote on a finished battle found in the store (e.g. from an earlier ``battle`` run)."""
+    """Vote on a finished battle found in the store (e.g. from an earlier ``battle`` run),
+    shown in its own order (Model A on the left); each voter votes once on a battle."""
     winner = normalize_winner(winner)
     store.record_vote(battle_id, winner, voter)
-    return stored_reveal(store, battle_id, lineup)
+    return stored_reveal(store, battle_id, lineup, voter=voter)
 
 
-def stored_reveal(store: Store, battle_id: str, lineup: dict[str, ModelConfig] | None = None) -> Reveal:
-    """The reveal of a stored battle that was voted or ended in an error."""
+def stored_reveal(store: Store, battle_id: str, lineup: dict[str, ModelConfig] | None = None, *,
+                  voter: str | None = None) -> Reveal:
+    """The reveal of a stored battle that was voted or ended in an error; its winner is
+    ``voter``'s vote when they cast one, else the first vote."""
     row = store.battle(battle_id)
     if row is None:
         raise VoteError(f"There is no battle {battle_id} in {store.path}.")
-    vote = row["vote"]
+    mine = [v for v in row["votes"] if (v["voter"] or None) == (voter or None)]
+    vote = mine[0] if mine else row["vote"]
     if vote is None and row["status"] != "error":
         raise VoteError(f"Battle {battle_id} has no vote yet; the models are revealed only after it.")
     lineup = lineup or {}

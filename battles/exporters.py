@@ -1,11 +1,14 @@
 """Writing the store's battles out, streamed one battle at a time.
 
 - ``jsonl``: everything, losslessly (re-import with ``blindside import``). A header line
-  ``{"blindside_export": 1, ...}`` then one battle per line with its columns, features,
-  meta, responses and vote.
-- ``arena-json``: a JSON array of LMArena ``clean_battle`` records for voted, complete
-  battles, readable by FastChat's ``elo_analysis.py`` (incl. ``--style-control``) and by
-  arena-rank's examples: ``question_id``, ``model_a``, ``model_b``, ``winner``
+  ``{"blindside_export": 2, ...}`` then one battle per line with its columns, features,
+  meta, responses, ``votes`` (all of them) and ``vote`` (the first, as in version 1).
+- ``arena-json``: a JSON array of LMArena ``clean_battle`` records, one per vote on a
+  voted, complete battle, readable by FastChat's ``elo_analysis.py`` (incl.
+  ``--style-control``) and by arena-rank's examples: ``question_id`` (the battle's id for
+  its first vote, ``ID~2``, ``ID~3``... for the next, so ids stay unique), ``battle_id``,
+  ``shown_swapped`` and ``kind`` (blindside's, so a re-import gives the same votes),
+  ``model_a``, ``model_b``, ``winner``
   (``both_bad`` as ``tie (bothbad)``), ``judge``, ``anony`` (false for a battle flagged
   for an identity leak), ``language`` (``unknown`` when not known), ``tstamp`` (the vote's
   unix time), ``turn``, ``category_tag``, ``dedup_tag`` and ``conv_metadata`` with
@@ -15,8 +18,11 @@
   stored. A count the store does not know is left out of ``conv_metadata`` (never 0).
   LMArena's tools only sum the count dicts; the split is taken from the texts when they
   are stored, otherwise the whole count is given under ``h1`` / ``unordered`` / ``**``.
-- ``csv``: one row per voted battle, both sides' features flat (``a_tokens`` …
-  ``b_exclamations``); empty cell = unknown.
+- ``csv``: one row per vote (a battle with several voters has several rows, one after
+  another), both sides' features flat (``a_tokens`` … ``b_exclamations``; empty cell =
+  unknown), then the vote's ``vote_created``, ``shown_swapped`` and ``kind``. A text cell a spreadsheet would run as a
+  formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return, OWASP's rule)
+  gets a leading ``'``, plain numbers excepted; ``blindside import`` takes it off again.
 
 The store never holds an API key (the engine redacts errors before saving), so neither
 does an export.
@@ -44,7 +50,8 @@ from battles.store import FEATURE_COLUMNS, Store, now_iso
 EXPORT_FORMATS = ("jsonl", "arena-json", "csv")
 CSV_COLUMNS = (["battle_id", "created", "model_a", "model_b", "winner", "voter", "category", "language",
                 "status", "identity_leak"]
-               + [f"{side}_{name}" for side in ("a", "b") for name in FEATURE_COLUMNS])
+               + [f"{side}_{name}" for side in ("a", "b") for name in FEATURE_COLUMNS]
+               + ["vote_created", "shown_swapped", "kind"])
 ARENA_WINNERS = {"model_a": "model_a", "model_b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 
@@ -115,6 +122,7 @@ def blindside_record(battle: dict[str, Any]) -> dict[str, Any]:
         record[f"features_{side}"] = {name: battle[f"{side}_{name}"] for name in FEATURE_COLUMNS}
     record["meta"] = json.loads(battle["meta"]) if battle["meta"] else None
     record["responses"] = [{name: response[name] for name in RESPONSE_FIELDS} for response in battle["responses"]]
+    record["votes"] = battle["votes"]
     record["vote"] = battle["vote"]
     return record
 
@@ -124,20 +132,40 @@ def blindside_record(battle: dict[str, Any]) -> dict[str, Any]:
 
 def _write_arena_json(store: Store, out: TextIO) -> int:
     out.write("[")
-    count = 0
+    count = written = 0
     for battle in store.iter_battles(voted_only=True):
-        out.write(",\n" if count else "\n")
-        out.write(_JSON.encode(arena_record(battle)))
+        for record in arena_records(battle):
+            out.write(",\n" if written else "\n")
+            out.write(_JSON.encode(record))
+            written += 1
         count += 1
-    out.write("\n]\n" if count else "]\n")
+    out.write("\n]\n" if written else "]\n")
     return count
 
 
+def arena_records(battle: dict[str, Any]) -> list[dict[str, Any]]:
+    """One LMArena record per vote of the battle."""
+    base = arena_record(battle)
+    records = []
+    for number, vote in enumerate(battle["votes"], start=1):
+        record = dict(base)
+        record["question_id"] = battle["id"] if number == 1 else f"{battle['id']}~{number}"
+        record["winner"] = ARENA_WINNERS[vote["winner"]]
+        record["judge"] = vote["voter"]
+        record["tstamp"] = iso_to_unix(vote["created"])
+        record["shown_swapped"] = vote["shown_swapped"]
+        record["kind"] = vote["kind"]
+        records.append(record)
+    return records
+
+
 def arena_record(battle: dict[str, Any]) -> dict[str, Any]:
+    """The battle as one LMArena record, with its first vote."""
     vote = battle["vote"]
     meta = json.loads(battle["meta"]) if battle["meta"] else {}
     record: dict[str, Any] = {
         "question_id": battle["id"],
+        "battle_id": battle["id"],
         "model_a": battle["model_a"],
         "model_b": battle["model_b"],
         "winner": ARENA_WINNERS[vote["winner"]],
@@ -145,6 +173,8 @@ def arena_record(battle: dict[str, Any]) -> dict[str, Any]:
         "anony": not battle["identity_leak"],
         "language": battle["language"] or "unknown",
         "tstamp": iso_to_unix(vote["created"]),
+        "shown_swapped": vote["shown_swapped"],
+        "kind": vote["kind"],
         "turn": battle["turns"] or meta.get("turn", 0),  # imported without texts: LMArena's own count
         "category_tag": meta.get("category_tag", {}),
         "dedup_tag": meta.get("dedup_tag", {"high_freq": False, "sampled": True}),
@@ -237,14 +267,48 @@ def iso_to_unix(text: str) -> float:
 
 
 def _write_csv(store: Store, out: TextIO) -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _FormulaSafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for battle in store.iter_battles(voted_only=True, with_responses=False):
-        vote = battle["vote"]
-        writer.writerow([battle["id"], battle["created"], battle["model_a"], battle["model_b"], vote["winner"],
-                         vote["voter"], battle["category"], battle["language"], battle["status"],
-                         battle["identity_leak"]]
-                        + [battle[f"{side}_{name}"] for side in ("a", "b") for name in FEATURE_COLUMNS])
+        features = [battle[f"{side}_{name}"] for side in ("a", "b") for name in FEATURE_COLUMNS]
+        for vote in battle["votes"]:
+            writer.writerow([battle["id"], battle["created"], battle["model_a"], battle["model_b"], vote["winner"],
+                             vote["voter"], battle["category"], battle["language"], battle["status"],
+                             battle["identity_leak"], *features, vote["created"], int(vote["shown_swapped"]),
+                             vote["kind"]])
         count += 1
     return count
+
+
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP's CSV
+# injection rule); so is one that starts with quotes and then one of these, once the
+# importer has taken a quote off, hence the leading quotes in the pattern.
+FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def formula_safe(cell: Any) -> Any:
+    """``cell`` with a leading ``'`` if a spreadsheet would run it (a plain number such as
+    ``-1.5`` is left alone). Undone by ``battles.importing.arena_csv.unquote_formula``."""
+    if (type(cell) is str and cell[:1] in "=+-@\t\r'" and FORMULA_START.match(cell)
+            and not PLAIN_NUMBER.fullmatch(cell)):
+        return "'" + cell
+    return cell
+
+
+class _FormulaSafeWriter:
+    """A csv writer that quotes formulas; and quotes every cell of a row holding a carriage
+    return, which the csv module leaves bare with a "\n" line end (a reader would then
+    split the row there)."""
+
+    def __init__(self, out: TextIO):
+        self._writer = csv.writer(out, lineterminator="\n")
+        self._quoting_writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row) -> None:
+        cells = [formula_safe(cell) for cell in row]
+        if any(type(cell) is str and "\r" in cell for cell in cells):
+            self._quoting_writer.writerow(cells)
+        else:
+            self._writer.writerow(cells)

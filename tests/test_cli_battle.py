@@ -94,7 +94,7 @@ def test_battle_text_then_vote_command_then_a_second_vote_is_refused(setup, caps
     assert code == 0, err
     assert "Model A was: alpha" in out and "Model B was: bravo" in out and "Model A is better" in out
 
-    code, out, err = run_cli(capsys, "vote", battle_id, "b", *setup)
+    code, out, err = run_cli(capsys, "vote", battle_id, "b", *setup, "--voter", "dave")  # the same voter again
     assert code == 1 and out == ""
     assert "already has a vote" in err and "Traceback" not in err
     with Store(setup[3]) as store:

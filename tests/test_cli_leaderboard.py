@@ -66,7 +66,8 @@ def test_leaderboard_json_has_the_documented_shape(simulated_db, capsys):
     out = _json_output(capsys, ["leaderboard", "--db", str(simulated_db), "--json", "--rounds", "20"])
     assert out["method"] == "bt" and out["ci"] == "bootstrap"
     assert out["battles_used"] == 6000
-    assert out["battles_excluded"] == {"error": 0, "identity_leak": 0, "unvoted": 0, "missing_style": 0}
+    assert out["battles_excluded"] == {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0,
+                                       "missing_style": 0}
     ratings = [m["rating"] for m in out["models"]]
     assert ratings == sorted(ratings, reverse=True)
     for model in out["models"]:

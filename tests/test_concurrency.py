@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from battles.store.schema import MIGRATION_STEPS
 from tests.helpers_reliability import (
     REPO_ROOT,
     arena_json_records,
@@ -118,6 +119,6 @@ def test_processes_opening_a_new_database_at_once_all_get_it(tmp_path):
             out, err = opener.communicate(timeout=60)
             assert opener.returncode == 0, err[-1500:]
         with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(MIGRATION_STEPS)
             assert {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
                 "battles", "responses", "votes"}

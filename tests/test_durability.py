@@ -131,12 +131,14 @@ def _alive(pid: int) -> bool:
 def test_an_import_killed_midway_adds_nothing_and_leaves_no_process_behind(tmp_path):
     """All or nothing: killed mid-transaction, the import of the 135k real votes leaves none of
     them, the file intact, and no helper process running."""
-    from tests.helpers_reliability import ARENA_VOTES_CSV, cli_command
+    from tests.helpers_reliability import cli_command
+
+    votes_file = REPO_ROOT / "battles" / "data" / "arena-human-preference-140k-votes.csv.gz"
 
     db = tmp_path / "votes.db"
     with Store(db) as store:  # something already there that must survive
         _vote_before = store.begin_battle(model_a="a", model_b="b", prompt="kept")
-    child = subprocess.Popen(cli_command("import", str(ARENA_VOTES_CSV), "--db", str(db)), cwd=REPO_ROOT,
+    child = subprocess.Popen(cli_command("import", str(votes_file), "--db", str(db)), cwd=REPO_ROOT,
                              env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     helpers: set[int] = set()
     try:

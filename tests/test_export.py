@@ -111,7 +111,7 @@ def test_jsonl_round_trip_into_a_fresh_database_is_identical(rich_store, tmp_pat
     path = tmp_path / "export.jsonl"
     assert export(rich_store, path, "jsonl") == 7
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert json.loads(lines[0])["blindside_export"] == 1 and len(lines) == 8
+    assert json.loads(lines[0])["blindside_export"] == 2 and len(lines) == 8
     with Store(tmp_path / "fresh.db") as fresh:
         report = import_file(fresh, path)
         assert (report.format, report.added, report.bad_rows) == ("jsonl", 7, 0)
@@ -193,6 +193,86 @@ def test_arena_json_re_imports_to_the_same_votes_and_features(rich_store, tmp_pa
             assert features_of(again, battle_id) == features_of(rich_store, battle_id)
 
 
+# -- many votes per battle ------------------------------------------------------------------
+
+
+@pytest.fixture
+def voted_by_many(rich_store):
+    """rich_store, plus two more voters (one saw the sides swapped) and a judge on its first
+    battle, and a second vote on the imported LMArena battle."""
+    first = voted_ids(rich_store)[0]
+    rich_store.record_vote(first, "model_b", "bo", shown_swapped=True)
+    rich_store.record_vote(first, "tie", None)
+    rich_store.record_vote(first, "model_a", "judge-1", kind="judge")
+    rich_store.record_vote("lm1", "model_a", "cy")
+    return rich_store
+
+
+def all_votes(store: Store) -> list[tuple]:
+    return store.conn.execute("SELECT battle_id, winner, voter, created, shown_swapped, kind FROM votes "
+                              "ORDER BY battle_id, ifnull(voter, '')").fetchall()
+
+
+def test_every_format_keeps_every_vote_and_re_importing_it_adds_nothing(voted_by_many, tmp_path):
+    votes = all_votes(voted_by_many)
+    assert len(votes) == 8
+    for format in ("jsonl", "arena-json", "csv"):
+        path = tmp_path / f"export.{format}"
+        export(voted_by_many, path, format)
+        before = dump(voted_by_many)
+        assert import_file(voted_by_many, path).added == 0  # into the same store: nothing new
+        assert dump(voted_by_many) == before, format
+        with Store(tmp_path / f"fresh-{format}.db") as fresh:
+            import_file(fresh, path)
+            assert all_votes(fresh) == votes, format
+            before = dump(fresh)
+            report = import_file(fresh, path)
+            assert report.added == 0 and dump(fresh) == before, format
+
+
+def test_csv_has_one_row_per_vote_with_its_voter(voted_by_many):
+    rows = list(csv.DictReader(io.StringIO(exported(voted_by_many, "csv"))))
+    first = voted_ids(voted_by_many)[0]
+    mine = [(r["voter"], r["winner"], r["shown_swapped"], r["kind"]) for r in rows if r["battle_id"] == first]
+    assert sorted(mine) == [("", "tie", "0", "human"), ("ann", "model_a", "0", "human"),
+                            ("bo", "model_b", "1", "human"), ("judge-1", "model_a", "0", "judge")]
+    assert len(rows) == 8
+
+
+def test_arena_json_has_one_record_per_vote_with_unique_ids_and_the_battle_kept(voted_by_many):
+    records = json.loads(exported(voted_by_many, "arena-json"))
+    assert len(records) == 8
+    ids = [r["question_id"] for r in records]
+    assert len(set(ids)) == len(ids)
+    first = voted_ids(voted_by_many)[0]
+    of_first = [r for r in records if r["battle_id"] == first]
+    assert [r["question_id"] for r in of_first] == [first, f"{first}~2", f"{first}~3", f"{first}~4"]
+    assert [(r["judge"], r["winner"], r["shown_swapped"], r["kind"]) for r in of_first] == [
+        ("ann", "model_a", False, "human"), ("bo", "model_b", True, "human"), (None, "tie", False, "human"),
+        ("judge-1", "model_a", False, "judge")]
+    assert {r["model_a"] for r in of_first} == {"alpha"}  # the battle's own order, whatever a voter saw
+
+
+def test_jsonl_carries_all_votes_of_a_battle_and_still_reads_a_version_1_file(voted_by_many, tmp_path):
+    records = [json.loads(line) for line in exported(voted_by_many, "jsonl").splitlines()[1:]]
+    first = records[0]
+    assert [v["voter"] for v in first["votes"]] == ["ann", "bo", None, "judge-1"]
+    assert first["vote"] == first["votes"][0]
+    first_vote = first["vote"]
+    old = tmp_path / "version1.jsonl"
+    lines = [json.dumps({"blindside_export": 1, "exported": "2025-01-01T00:00:00+00:00", "app": "blindside"})]
+    for record in records:
+        record.pop("votes")
+        if record["vote"] is not None:
+            record["vote"] = {k: record["vote"][k] for k in ("winner", "voter", "created")}
+        lines.append(json.dumps(record))
+    old.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with Store(tmp_path / "from-v1.db") as fresh:
+        assert import_file(fresh, old).added == 7
+        assert fresh.battle(first["id"])["votes"] == [first_vote]
+        assert fresh.counts() == {"battles": 7, "votes": 4}
+
+
 # -- csv ------------------------------------------------------------------------------------
 
 
@@ -201,7 +281,8 @@ def test_csv_has_one_flat_row_per_vote(rich_store):
     assert rows[0] == CSV_COLUMNS
     assert CSV_COLUMNS[:10] == ["battle_id", "created", "model_a", "model_b", "winner", "voter", "category",
                                 "language", "status", "identity_leak"]
-    assert CSV_COLUMNS[10] == "a_tokens" and CSV_COLUMNS[-1] == "b_exclamations" and len(CSV_COLUMNS) == 28
+    assert CSV_COLUMNS[10] == "a_tokens" and CSV_COLUMNS[27] == "b_exclamations"
+    assert CSV_COLUMNS[28:] == ["vote_created", "shown_swapped", "kind"] and len(CSV_COLUMNS) == 31
     body = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
     assert list(body) == voted_ids(rich_store)
     first = body[voted_ids(rich_store)[0]]
@@ -218,6 +299,48 @@ def test_csv_re_imports_to_the_same_votes_and_features(rich_store, tmp_path):
         for battle_id in voted_ids(rich_store):
             assert vote_of(again, battle_id) == vote_of(rich_store, battle_id)
             assert features_of(again, battle_id) == features_of(rich_store, battle_id)
+
+
+FORMULAS = ["=HYPERLINK(\"http://x.test\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)",
+            "\tleading tab", "\rleading return", "'=already quoted", "=1+1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_import_back_as_they_were(tmp_path, formula):
+    from battles.store import NewBattle
+
+    with Store(tmp_path / "hostile.db") as store:
+        store.insert_battles([NewBattle(id=f"{formula}-id", model_a=formula, model_b="plain",
+                                        winner="model_a", created="2025-01-01T00:00:00+00:00",
+                                        source="import:test", voter=formula, category=formula,
+                                        language=formula)])
+        path = tmp_path / "hostile.csv"
+        export(store, path, "csv")
+        with open(path, encoding="utf-8", newline="") as f:
+            row = dict(zip(*list(csv.reader(f))))
+        for column in ("battle_id", "model_a", "voter", "category", "language"):
+            assert row[column][0] == "'" and row[column][1:] == (formula if column != "battle_id" else f"{formula}-id")
+        assert row["model_b"] == "plain"  # nothing to neutralise: left as it is
+        with Store(tmp_path / "again.db") as again:
+            assert import_file(again, path).added == 1
+            text = formula.strip()  # the importer trims cells, whatever their first character
+            battle = again.battle(f"{text}-id")
+            assert (battle["model_a"], battle["category"], battle["language"], battle["vote"]["voter"]) == (
+                text, text, text, text)
+
+
+@pytest.mark.parametrize("number", ["-1", "-1.5", "+3", "-2e5", "+.5", "-0"])
+def test_csv_leaves_plain_numbers_alone(number):
+    assert exporters.formula_safe(number) == number
+    assert exporters.formula_safe(f"{number}x") == f"'{number}x"
+
+
+def test_csv_cells_that_only_look_quoted_keep_their_quote(tmp_path):
+    from battles.importing.arena_csv import unquote_formula
+
+    for text in ("'plain", "it's", "'", "''"):
+        assert exporters.formula_safe(text) == text
+        assert unquote_formula(text) == text
 
 
 # -- targets --------------------------------------------------------------------------------

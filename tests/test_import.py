@@ -84,7 +84,7 @@ def test_arena_csv_rows_become_complete_voted_battles(store, tmp_path):
     assert set(features(store, "x2", "a").values()) == {None}  # a CSV says nothing about style
     rows, excluded = store.scoring_rows()
     assert [r[2] for r in rows] == ["model_b", "both_bad", "tie"]  # file order
-    assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0}
+    assert excluded == {"error": 0, "identity_leak": 0, "unvoted": 0, "self_battle": 0}
 
 
 def test_arena_json_array_and_json_lines_import_the_same_battles(tmp_path):
@@ -99,7 +99,9 @@ def test_arena_json_array_and_json_lines_import_the_same_battles(tmp_path):
             battle = store.battle("q1")
             assert battle["created"] == "2023-11-14T22:13:20.250000+00:00"
             assert battle["vote"] == {"winner": "both_bad", "voter": "arena_user_7",
-                                      "created": "2023-11-14T22:13:20.250000+00:00"}
+                                      "created": "2023-11-14T22:13:20.250000+00:00",
+                                      "shown_swapped": False, "kind": "human"}
+            assert battle["votes"] == [battle["vote"]]
             assert (battle["language"], battle["source"], battle["identity_leak"]) == (
                 "German", "import:arena-json", 0)
             # anony false: the voter knew the names, so ratings leave it out like a leak
@@ -181,7 +183,7 @@ BAD_LINES = [
     json.dumps({"question_id": "q3", "model_a": "alpha", "winner": "tie"}),
     json.dumps(record(4, winner="model_c")),
     json.dumps(record(5, model_b=7)),
-    json.dumps(record(6, model_b="alpha")),
+    json.dumps(record(6, model_a=" ")),
     json.dumps(record(7, tstamp="yesterday")),
     json.dumps(record(8, conv_metadata={"header_count_a": {"h1": "two"}})),
     "[1, 2]",
@@ -203,7 +205,7 @@ def test_bad_rows_are_skipped_and_reported_with_their_line_numbers(store, tmp_pa
 
 
 def test_only_the_first_ten_bad_rows_are_listed_but_all_are_counted(store, tmp_path):
-    rows = [[f"id{i}", "alpha", "alpha" if i % 2 else "bravo", "model_a"] for i in range(40)]
+    rows = [[f"id{i}", "alpha", "" if i % 2 else "bravo", "model_a"] for i in range(40)]
     report = import_file(store, write_csv(tmp_path / "v.csv", rows))
     assert (report.added, report.bad_rows, len(report.first_bad_rows)) == (20, 20, 10)
     assert report.first_bad_rows[0].line == 3  # header is line 1, id0 line 2, id1 line 3
@@ -397,7 +399,7 @@ def test_features_neither_source_gives_stay_unknown_not_zero(store, tmp_path):
     assert set(features(store, "q1", "a").values()) == {None}
     assert set(features(store, "q1", "b").values()) == {None}
     rows, _ = store.scoring_rows()
-    assert rows[0][3:] == (None,) * 10
+    assert rows[0][3:-1] == (None,) * 10
 
 
 def test_csv_with_blindside_export_columns_keeps_voter_category_and_features(store, tmp_path):
@@ -417,22 +419,37 @@ def test_csv_with_blindside_export_columns_keeps_voter_category_and_features(sto
 # -- the real data --------------------------------------------------------------------------
 
 
-def test_lmarena_140k_votes_import(tmp_path):
-    """135,634 real votes; ten of them pit gemini-2.5-flash-preview-04-17 against itself,
-    which says nothing about any model, so they are skipped as bad rows and listed."""
+def test_lmarena_140k_votes_import_keeps_every_row_and_exports_them_all(tmp_path):
+    """135,634 real votes; ten of them pit gemini-2.5-flash-preview-04-17 against itself.
+    Those say nothing about any model, so ratings leave them out, but the vote log keeps
+    them: importing then exporting loses no row."""
     with gzip.open(ARENA_VOTES_CSV, "rt", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 135_634
-    kept = [r for r in rows if r["model_a"] != r["model_b"]]
+    self_battles = [r for r in rows if r["model_a"] == r["model_b"]]
+    assert len(self_battles) == 10
     with Store(tmp_path / "arena.db") as store:
         report = import_file(store, ARENA_VOTES_CSV)
         assert (report.format, report.added, report.already_present, report.bad_rows) == (
-            "arena-csv", len(kept), 0, 10) == ("arena-csv", 135_624, 0, 10)
-        assert all("same model ('gemini-2.5-flash-preview-04-17')" in r.reason for r in report.first_bad_rows)
+            "arena-csv", 135_634, 0, 0)
         winners = Counter(w for (w,) in store.conn.execute("SELECT winner FROM votes"))
-        assert winners == Counter(r["winner"] for r in kept)
-        sample = kept[12_345]
+        assert winners == Counter(r["winner"] for r in rows)
+        sample = rows[12_345]
         assert store.battle(sample["id"])["model_b"] == sample["model_b"]
+        kept = store.battle(self_battles[0]["id"])
+        assert kept["model_a"] == kept["model_b"] == "gemini-2.5-flash-preview-04-17"
+        assert kept["vote"]["winner"] == self_battles[0]["winner"]
+        scored, excluded = store.scoring_rows()
+        assert excluded["self_battle"] == 10
+        assert len(scored) == 135_634 - 10
+        assert all(row[0] != row[1] for row in scored)
+    assert main(["export", str(tmp_path / "out.csv"), "--format", "csv", "--db", str(tmp_path / "arena.db")]) == 0
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
+        exported = list(csv.DictReader(f))
+    assert len(exported) == 135_634
+    assert Counter((r["battle_id"], r["model_a"], r["model_b"], r["winner"]) for r in exported) == Counter(
+        (r["id"], r["model_a"], r["model_b"], {"tie (bothbad)": "both_bad"}.get(r["winner"], r["winner"]))
+        for r in rows)
     conn = sqlite3.connect(tmp_path / "arena.db")
     try:
         assert conn.execute("SELECT count(DISTINCT model_a) FROM battles").fetchone()[0] >= 50

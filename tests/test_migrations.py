@@ -13,8 +13,8 @@ import pytest
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-import battles.store as store_module
-from battles.errors import StoreError
+from battles.errors import StoreError, VoteError
+from battles.store import schema
 from battles.store import MIGRATION_SET, ResponseRecord, Store
 from tests.helpers_reliability import assert_no_traceback, file_state, run_cli
 
@@ -28,13 +28,10 @@ def _vote_once(store: Store) -> str:
     return battle_id
 
 
-def _migrations_with_extra(name: str, fn) -> Migrations:
-    """The store's real migrations followed by one more, as the next release would ship them."""
-    newer = Migrations(MIGRATION_SET)
-    for migration in store_module.migrations._migrations:
-        newer(name=migration.name, transactional=migration.transactional)(migration.fn)
-    newer(name=name)(fn)
-    return newer
+def _ship_next_release(monkeypatch, *steps) -> None:
+    """The store's real migrations followed by more, as the next release would ship them
+    (each step's function name is its migration name)."""
+    monkeypatch.setattr(schema, "MIGRATION_STEPS", (*schema.MIGRATION_STEPS, *steps))
 
 
 def _applied(path: Path) -> list[str]:
@@ -56,14 +53,13 @@ def test_a_database_of_the_previous_schema_is_migrated_on_open_and_keeps_its_vot
     db = tmp_path / "old.db"
     with Store(db) as store:  # written by "this" release: today's migrations only
         battle_id = _vote_once(store)
-    current = [m.name for m in store_module.migrations._migrations]
+    current = schema.migration_names()
     assert _applied(db) == current
 
     def m999_add_judge_column(database: sqlite_utils.Database) -> None:
         database["votes"].add_column("judge_note", str)
 
-    monkeypatch.setattr(store_module, "migrations", _migrations_with_extra("m999_add_judge_column",
-                                                                           m999_add_judge_column))
+    _ship_next_release(monkeypatch, m999_add_judge_column)
     with Store(db) as store:  # "the next release" opens it
         assert "judge_note" in store.db["votes"].columns_dict
         assert store.battle(battle_id)["vote"]["winner"] == "model_a"
@@ -80,11 +76,11 @@ def test_a_database_of_the_previous_schema_is_migrated_on_open_and_keeps_its_vot
 def test_a_database_missing_the_later_migrations_gets_all_of_them_in_order(tmp_path, monkeypatch):
     """Build a genuinely older file: only the first migration applied, by sqlite-utils itself."""
     db = tmp_path / "older.db"
-    first = store_module.migrations._migrations[0]
+    first = schema.MIGRATION_STEPS[0]
     older = Migrations(MIGRATION_SET)
-    older(name=first.name)(first.fn)
+    older(name=first.__name__)(first)
     older.apply(sqlite_utils.Database(db))
-    assert _applied(db) == [first.name]
+    assert _applied(db) == [first.__name__]
 
     order: list[str] = []
 
@@ -96,14 +92,57 @@ def test_a_database_missing_the_later_migrations_gets_all_of_them_in_order(tmp_p
         order.append("m901_second")
         database.execute("INSERT INTO notes_a VALUES ((SELECT count(*) FROM battles))")
 
-    newer = _migrations_with_extra("m900_first", m900_first)
-    newer(name="m901_second")(m901_second)
-    monkeypatch.setattr(store_module, "migrations", newer)
+    _ship_next_release(monkeypatch, m900_first, m901_second)
     with Store(db) as store:
         assert order == ["m900_first", "m901_second"]
         assert store.conn.execute("SELECT x FROM notes_a").fetchall() == [(0,)]
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert _applied(db) == [m.name for m in newer._migrations]
+    assert _applied(db) == schema.migration_names()
+    assert _applied(db)[-2:] == ["m900_first", "m901_second"]
+
+
+def test_a_database_of_the_one_vote_schema_migrates_in_place_to_many_votes_per_battle(tmp_path):
+    """A file as the release before many voters wrote it: only m001 applied, by sqlite-utils,
+    with its votes table keyed by battle. Opening it keeps every vote as a human vote seen
+    in the battle's order, and from then on each voter can vote once."""
+    db = tmp_path / "one-vote.db"
+    database = sqlite_utils.Database(db)
+    older = Migrations(MIGRATION_SET)
+    older(name="m001_initial")(schema.m001_initial)
+    older.apply(database)
+    for i, (winner, voter) in enumerate([("model_a", "ann"), ("tie", None), ("model_b", "bo")]):
+        database.execute("INSERT INTO battles (id, created, model_a, model_b, status, a_tokens, b_tokens) "
+                         "VALUES (?, ?, 'alpha', 'bravo', 'complete', 10, 20)", [f"b{i}", f"2025-01-0{i + 1}"])
+        database.execute("INSERT INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
+                         [f"b{i}", winner, voter, f"2025-01-0{i + 1}T12:00:00"])
+    database.conn.commit()
+    assert [c.name for c in database["votes"].columns] == ["battle_id", "winner", "voter", "created"]
+    database.close()
+
+    with Store(db) as store:
+        assert _applied(db) == schema.migration_names()
+        assert [(b["id"], b["vote"]) for b in store.iter_battles()] == [
+            ("b0", {"winner": "model_a", "voter": "ann", "created": "2025-01-01T12:00:00",
+                    "shown_swapped": False, "kind": "human"}),
+            ("b1", {"winner": "tie", "voter": None, "created": "2025-01-02T12:00:00",
+                    "shown_swapped": False, "kind": "human"}),
+            ("b2", {"winner": "model_b", "voter": "bo", "created": "2025-01-03T12:00:00",
+                    "shown_swapped": False, "kind": "human"})]
+        rows, _ = store.scoring_rows()
+        assert [r[:4] for r in rows] == [("alpha", "bravo", "model_a", 10), ("alpha", "bravo", "tie", 10),
+                                         ("alpha", "bravo", "model_b", 10)]
+        store.record_vote("b0", "model_b", "bo", shown_swapped=True)  # a second voter on the same battle
+        with pytest.raises(VoteError, match="already has a vote from ann"):
+            store.record_vote("b0", "tie", "ann")
+        with pytest.raises(VoteError, match="no voter name"):
+            store.record_vote("b1", "tie", None)
+        assert store.counts() == {"battles": 3, "votes": 4}
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
 
 
 # -- newer databases and foreign files ----------------------------------------------------------
@@ -225,7 +264,7 @@ def test_a_migration_that_fails_leaves_the_database_as_it_was_and_says_so(tmp_pa
         database.execute("ALTER TABLE votes ADD COLUMN note TEXT")
         database.execute("ALTER TABLE no_such_table ADD COLUMN x TEXT")  # fails half-way
 
-    monkeypatch.setattr(store_module, "migrations", _migrations_with_extra("m998_broken", m998_broken))
+    _ship_next_release(monkeypatch, m998_broken)
     with pytest.raises(StoreError) as caught:
         Store(db)
     assert str(db) in str(caught.value)

@@ -21,6 +21,8 @@ STORE_COLUMN_FOR_FEATURE = {"length": "tokens"}
 
 def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, dict[str, int]]:
     """The counted battles as a BattleTable (NaN = unknown feature) and the exclusion counts."""
+    import dataclasses
+
     import numpy as np
 
     from scoring.battles_table import STYLE_FEATURES, BattleTable
@@ -36,7 +38,8 @@ def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, 
     features_a = np.array(cols[3:3 + k], dtype=float).T
     features_b = np.array(cols[3 + k:3 + 2 * k], dtype=float).T
     table = BattleTable.from_records(cols[0], cols[1], cols[2], features_a=features_a, features_b=features_b)
-    return table, excluded
+    # The last column is the battle each vote belongs to: intervals resample whole battles.
+    return dataclasses.replace(table, cluster=np.asarray(cols[3 + 2 * k], dtype=np.int64)), excluded
 
 
 def load_leaderboard(store: Store, request: LeaderboardRequest) -> Leaderboard:

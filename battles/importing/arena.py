@@ -2,7 +2,8 @@
 
 Field mapping:
 
-- ``model_a``, ``model_b``: required, non-empty and different.
+- ``model_a``, ``model_b``: required and non-empty. A model against itself is kept (nothing in
+  a vote log is lost); ratings leave such a battle out and count it as ``self_battle``.
 - ``winner``: ``model_a | model_b | tie | tie (bothbad) | both_bad``; ``tie (bothbad)`` is
   stored as ``both_bad``.
 - ``tstamp`` (unix seconds): the battle's and the vote's time; without it, the import's time.
@@ -15,6 +16,10 @@ Field mapping:
 - ``conversation_a`` / ``conversation_b`` (lists of ``{role, content}``): stored as
   responses, one per side and turn, the turn's prompt being the user message.
 - ``conv_metadata``: style counts (see ``metadata_features``).
+- ``battle_id`` (blindside's export, one record per vote): the record is one vote on that
+  battle, which keeps that id (``question_id`` / ``id`` then only tell the votes apart);
+  consecutive records of one battle become one battle with all their votes. With it,
+  ``shown_swapped`` (the voter saw model_b on the left) and ``kind`` (human | judge).
 - Every other field (``turn``, ``dedup_tag``, ``is_code``...) is kept in ``meta``.
 
 Style features of a side: from the assistant texts when conversations are present
@@ -37,7 +42,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from battles.importing.errors import BadRecord
-from battles.store import NewBattle, ResponseRecord
+from battles.store import VOTE_KINDS, NewBattle, NewVote, ResponseRecord
 
 WINNER_LABELS = {
     "model_a": "model_a",
@@ -49,7 +54,11 @@ WINNER_LABELS = {
 _WINNER_HELP = "expected model_a, model_b, tie, tie (bothbad) or both_bad"
 # Fields that become columns or responses; every other field is kept in meta.
 _MAPPED = frozenset({"model_a", "model_b", "winner", "tstamp", "judge", "voter", "language", "anony",
-                     "conversation_a", "conversation_b", "conv_metadata"})
+                     "conversation_a", "conversation_b", "conv_metadata", "battle_id", "shown_swapped", "kind"})
+# What a reader passes on, instead of the record to hash, for a record naming its battle
+# (``battle_id``): its id is kept as it is, never made unique, and consecutive records of
+# one battle are its votes.
+BATTLE_ID_GIVEN = object()
 # (feature, conv_metadata key) per side
 _METADATA_KEYS = tuple(
     tuple((name, key.format(side=side)) for name, key in (
@@ -86,8 +95,6 @@ def arena_battle(record: Any, *, source: str, default_created: str) -> NewBattle
         raise BadRecord(f"expected a JSON object, found {_kind(record)}")
     model_a = _model(record, "model_a")
     model_b = _model(record, "model_b")
-    if model_a == model_b:
-        raise BadRecord(f"model_a and model_b are the same model ({model_a!r})")
     raw_winner = record.get("winner")
     if raw_winner is None:
         raise BadRecord("missing field 'winner'")
@@ -110,7 +117,10 @@ def arena_battle(record: Any, *, source: str, default_created: str) -> NewBattle
         if type(record.get(key)) is str:
             category, category_key = record[key], key
             break
-    skip = _skipped(id_key, category_key)
+    battle_key = record.get("battle_id")
+    if battle_key is not None and (type(battle_key) is not str or not battle_key):
+        raise BadRecord(f"battle_id must be a non-empty string, not {battle_key!r}")
+    skip = _skipped(id_key, category_key, battle_key is not None)
     meta = {key: value for key, value in record.items() if key not in skip} or None
 
     metadata = record.get("conv_metadata")
@@ -127,7 +137,7 @@ def arena_battle(record: Any, *, source: str, default_created: str) -> NewBattle
     else:
         turns, features_a, features_b = _conversation_turns(conv_a, conv_b, metadata)
 
-    return NewBattle(
+    battle = NewBattle(
         id=battle_id or "",  # filled by the caller from content_id when empty
         model_a=model_a,
         model_b=model_b,
@@ -144,12 +154,29 @@ def arena_battle(record: Any, *, source: str, default_created: str) -> NewBattle
         turns=turns,
         meta=meta,
     )
+    if battle_key is not None:
+        battle.id = battle_key
+        battle.votes = [_explicit_vote(record, winner, voter, created)]
+        battle.winner = battle.voter = None
+    return battle
+
+
+def _explicit_vote(record: dict, winner: str, voter: str | None, created: str) -> NewVote:
+    shown_swapped = record.get("shown_swapped", False)
+    if type(shown_swapped) is not bool:
+        raise BadRecord(f"shown_swapped must be true or false, not {_kind(shown_swapped)}")
+    kind = record.get("kind", "human")
+    if kind not in VOTE_KINDS:
+        raise BadRecord(f"unknown kind of vote {kind!r}; expected {', '.join(VOTE_KINDS)}")
+    return NewVote(winner=winner, voter=voter, created=created, shown_swapped=shown_swapped, kind=kind)
 
 
 @functools.lru_cache(maxsize=None)
-def _skipped(id_key: str | None, category_key: str | None) -> frozenset[str]:
-    """The fields not kept in meta: the mapped ones, plus those the id and category came from."""
-    return _MAPPED | {key for key in (id_key, category_key) if key}
+def _skipped(id_key: str | None, category_key: str | None, battle_given: bool) -> frozenset[str]:
+    """The fields not kept in meta: the mapped ones, plus those the id and category came
+    from (and a vote's own ids, when the record names its battle)."""
+    return _MAPPED | {key for key in (id_key, category_key) if key} | (
+        {"id", "question_id"} if battle_given else set())
 
 
 def metadata_features(metadata: dict) -> tuple[dict[str, int], dict[str, int]]:

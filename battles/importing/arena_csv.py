@@ -1,27 +1,40 @@
 """CSV vote logs → NewBattle: LMArena's released votes (``id, model_a, model_b, winner``)
 and blindside's own CSV export.
 
-Required columns: ``model_a``, ``model_b``, ``winner`` (same labels as arena-json). Read
+Required columns: ``model_a``, ``model_b``, ``winner`` (same labels as arena-json; a model
+against itself is kept, as there). Read
 when present: the id (``id``, ``battle_id`` or ``question_id``), ``voter`` or ``judge``,
 ``category``, ``language``, ``created`` (ISO 8601) or ``tstamp`` (unix seconds),
 ``identity_leak`` (0/1) and the style columns ``a_tokens`` … ``b_exclamations`` (an empty
 cell is unknown). Other columns are ignored.
+
+blindside's own CSV export (recognised by its ``battle_id`` column) has one row per vote:
+rows with the same ``battle_id`` one after another are one battle and its votes (read with
+``shown_swapped``, ``kind`` and ``vote_created`` when present). It puts a ``'`` before a
+text cell a spreadsheet would run as a formula; that quote is taken off again here.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TextIO
 
-from battles.importing.arena import WINNER_LABELS, unix_to_iso
+from battles.importing.arena import BATTLE_ID_GIVEN, WINNER_LABELS, unix_to_iso
 from battles.importing.errors import BadRecord, ImportFileError
-from battles.store import FEATURE_COLUMNS, NewBattle
+from battles.store import FEATURE_COLUMNS, VOTE_KINDS, NewBattle, NewVote
 
 ID_COLUMNS = ("id", "battle_id", "question_id")
 VOTER_COLUMNS = ("voter", "judge")
 MAX_FIELD_CHARS = 64 << 20  # a prompt or answer cell may be long; the csv default is 128 KB
+_QUOTED_FORMULA = re.compile(r"'+[=+\-@\t\r]")  # what battles.exporters.formula_safe quoted
+
+
+def unquote_formula(cell: str) -> str:
+    """The text ``battles.exporters.formula_safe`` quoted, as it was."""
+    return cell[1:] if cell[:1] == "'" and _QUOTED_FORMULA.match(cell) else cell
 
 
 def read_arena_csv(stream: TextIO, *, name: str, source: str,
@@ -54,8 +67,18 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
     extras = bool(optional or feature_columns)  # LMArena's own file has none: skip the work
     width_all = max([width - 1, *optional, *(i for _, _, i in feature_columns), i_id or 0]) + 1
     labels = WINNER_LABELS
+    # blindside's own export: one row per vote, formulas quoted. LMArena's file (no
+    # battle_id) pays nothing for either.
+    ours = i_id is not None and i_id == columns.get("battle_id")
+    quoted = "battle_id" in columns
+    text_columns = [i for i in (i_id, i_a, i_b, i_voter, i_category, i_language) if i is not None]
+    vote_columns = (columns.get("shown_swapped"), columns.get("kind"), columns.get("vote_created"))
+    if ours:
+        width_all = max([width_all, *(i + 1 for i in vote_columns if i is not None)])
 
     for line, row in _rows(reader, name):
+        if quoted:
+            row = _unquoted(row, text_columns)
         if len(row) < width_all:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
@@ -69,8 +92,6 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
         try:
             if not model_a or not model_b:
                 raise BadRecord(f"missing {'model_a' if not model_a else 'model_b'}")
-            if model_a == model_b:
-                raise BadRecord(f"model_a and model_b are the same model ({model_a!r})")
             if winner is None:
                 raise BadRecord(f"unknown winner {row[i_winner]!r}; expected model_a, model_b, tie, "
                                 "tie (bothbad) or both_bad")
@@ -79,10 +100,35 @@ def read_arena_csv(stream: TextIO, *, name: str, source: str,
             if extras:
                 _optional_fields(battle, row, i_voter, i_category, i_language, i_created, i_tstamp, i_leak,
                                  feature_columns)
+            if ours and battle.id:
+                _as_listed_vote(battle, row, *vote_columns)
+                yield line, battle, BATTLE_ID_GIVEN
+                continue
         except BadRecord as bad:
             yield line, bad, None
             continue
         yield line, battle, (None if battle.id else dict(zip(header, row)))
+
+
+def _as_listed_vote(battle: NewBattle, row: list[str], i_shown, i_kind, i_vote_created) -> None:
+    """The row's vote moved to ``battle.votes``, with what blindside's export says of it."""
+    shown = row[i_shown].strip().lower() if i_shown is not None else ""
+    if shown not in ("", "0", "1", "true", "false"):
+        raise BadRecord(f"shown_swapped {row[i_shown]!r} is not 0 or 1")
+    kind = (row[i_kind].strip() if i_kind is not None else "") or "human"
+    if kind not in VOTE_KINDS:
+        raise BadRecord(f"unknown kind of vote {kind!r}; expected {', '.join(VOTE_KINDS)}")
+    created = row[i_vote_created].strip() if i_vote_created is not None else ""
+    battle.votes = [NewVote(winner=battle.winner, voter=battle.voter, created=_iso(created) if created else None,
+                            shown_swapped=shown in ("1", "true"), kind=kind)]
+    battle.winner = battle.voter = None
+
+
+def _unquoted(row: list[str], text_columns: list[int]) -> list[str]:
+    for i in text_columns:
+        if i < len(row) and row[i][:1] == "'":
+            row[i] = unquote_formula(row[i])
+    return row
 
 
 def _rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:

@@ -1,8 +1,10 @@
 """blindside's own JSONL export → NewBattle, restoring everything the store held.
 
-The export's first line is a header ``{"blindside_export": 1, ...}``; each further line is
+The export's first line is a header ``{"blindside_export": 2, ...}``; each further line is
 one battle with its columns, its style features (``features_a`` / ``features_b``), its
-``meta``, its ``responses`` (one per side and turn) and its ``vote`` (or null). Unlike the
+``meta``, its ``responses`` (one per side and turn) and its ``votes`` (a list: one per
+voter, each with ``winner``, ``voter``, ``created``, ``shown_swapped`` and ``kind``) and,
+as before, ``vote``: the first of them or null. A version 1 file has only ``vote``. Unlike the
 LMArena formats, source, status, swap and turn count are kept as exported: importing an
 export into a fresh database gives back the same content.
 """
@@ -14,9 +16,9 @@ from typing import Any
 
 from battles.importing.errors import BadRecord, ImportFileError
 from battles.importing.source import EXPORT_MARKER
-from battles.store import STATUSES, WINNERS, NewBattle, ResponseRecord
+from battles.store import STATUSES, VOTE_KINDS, WINNERS, NewBattle, NewVote, ResponseRecord
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: every vote of a battle, in "votes"
 BATTLE_FIELDS = ("id", "created", "source", "prompt", "pack", "category", "language", "model_a", "model_b",
                  "swapped", "status", "identity_leak", "turns")
 RESPONSE_FIELDS = ("side", "turn", "prompt", "text", "error", "error_hint", "ttft_ms", "duration_ms", "tokens",
@@ -45,17 +47,14 @@ def blindside_battle(record: Any) -> NewBattle:
     if status not in STATUSES:
         raise BadRecord(f"unknown status {status!r}; expected {', '.join(STATUSES)}")
     model_a, model_b = get.text("model_a", required=True), get.text("model_b", required=True)
-    vote = record.get("vote")
-    winner = voter = vote_created = None
-    if vote is not None:
-        if type(vote) is not dict:
-            raise BadRecord("vote must be an object or null")
-        vote_get = _Getter(vote, "vote.")
-        winner = vote_get.text("winner", required=True)
-        if winner not in WINNERS:
-            raise BadRecord(f"unknown winner {winner!r}; expected {', '.join(WINNERS)}")
-        voter = vote_get.text("voter")
-        vote_created = vote_get.time("created")
+    votes = record.get("votes")
+    if votes is None:  # a version 1 export: at most one vote
+        votes = [] if record.get("vote") is None else [record["vote"]]
+        field = "vote"
+    elif type(votes) is not list:
+        raise BadRecord("votes must be a list")
+    else:
+        field = "votes[]"
     meta = record.get("meta")
     if meta is not None and type(meta) is not dict:
         raise BadRecord("meta must be an object or null")
@@ -63,10 +62,10 @@ def blindside_battle(record: Any) -> NewBattle:
         id=battle_id,
         model_a=model_a,
         model_b=model_b,
-        winner=winner,
+        winner=None,
+        votes=[_vote(vote, field) for vote in votes],
         created=get.time("created"),
         source=get.text("source") or "live",
-        voter=voter,
         category=get.text("category"),
         language=get.text("language"),
         prompt=get.text("prompt"),
@@ -76,11 +75,24 @@ def blindside_battle(record: Any) -> NewBattle:
         features_b=_features(record.get("features_b"), "features_b"),
         turns=_turns(record.get("responses")),
         meta=meta,
-        vote_created=vote_created,
         swapped=get.flag("swapped"),
         status=status,
         turn_count=get.integer("turns"),
     )
+
+
+def _vote(vote: Any, field: str) -> NewVote:
+    if type(vote) is not dict:
+        raise BadRecord(f"{field} must be an object")
+    get = _Getter(vote, f"{field}.")
+    winner = get.text("winner", required=True)
+    if winner not in WINNERS:
+        raise BadRecord(f"unknown winner {winner!r}; expected {', '.join(WINNERS)}")
+    kind = get.text("kind") or "human"
+    if kind not in VOTE_KINDS:
+        raise BadRecord(f"unknown kind of vote {kind!r}; expected {', '.join(VOTE_KINDS)}")
+    return NewVote(winner=winner, voter=get.text("voter"), created=get.time("created"),
+                   shown_swapped=get.flag("shown_swapped"), kind=kind)
 
 
 def _turns(responses: Any) -> list[tuple[str, ResponseRecord, ResponseRecord]]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from battles.importing.arena import arena_battle, content_id
+from battles.importing.arena import BATTLE_ID_GIVEN, arena_battle, content_id
 from battles.importing.arena_csv import read_arena_csv
 from battles.importing.blindside_jsonl import blindside_battle, check_header, is_header
 from battles.importing.errors import BadRecord, BadRow, ImportFileError, StrictImportError
@@ -40,6 +40,7 @@ def good_battles(stream, report: ImportReport, strict: bool,
     """The file's good battles, each with a stable id; bad rows go to the report.
     ``progress(records read so far)`` is called every PROGRESS_EVERY records."""
     seen: set[str] = set()
+    held: NewBattle | None = None  # the last battle, until the next record is not one of its votes
     for count, (line, item, id_basis) in enumerate(_read(stream, report), start=1):
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count)
@@ -53,9 +54,17 @@ def good_battles(stream, report: ImportReport, strict: bool,
             elif strict:
                 break  # enough to show; the import is refused anyway
             continue
-        if report.format != "jsonl":
+        if id_basis is BATTLE_ID_GIVEN:
+            if held is not None and held.id == item.id:
+                held.votes = [*held.votes, *item.votes]  # blindside's export writes them one after another
+                continue
+        elif report.format != "jsonl":
             item.id = _unique_id(item.id or content_id(id_basis), seen)
-        yield item
+        if held is not None:
+            yield held
+        held = item
+    if held is not None:
+        yield held
     if strict and report.bad_rows:
         listing = "\n".join(f"  {row}" for row in report.first_bad_rows)
         raise StrictImportError(f"{report.path}: {report.bad_rows:,} bad row(s) with --strict; nothing was "
@@ -95,9 +104,11 @@ def _read(stream, report: ImportReport):
         if is_header(record):
             raise ImportFileError(f"{name} is a blindside export; import it with --format jsonl (or auto).")
         try:
-            yield line, arena_battle(record, source=source, default_created=created), record
+            battle = arena_battle(record, source=source, default_created=created)
         except BadRecord as bad:
             yield line, bad, None
+            continue
+        yield line, battle, (BATTLE_ID_GIVEN if battle.votes else record)
 
 
 def _blindside_records(records, name: str):

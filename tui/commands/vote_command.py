@@ -10,7 +10,7 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
         "vote", parents=[common], help="vote on a finished battle and reveal the models",
         description="Record your vote on a battle printed by `blindside battle` (a: Model A is "
                     "better, b: Model B is better, tie, both_bad), then name both models. "
-                    "Each battle takes one vote.")
+                    "Each voter votes once on a battle.")
     parser.add_argument("battle_id", metavar="BATTLE_ID", help="the id printed by `blindside battle`")
     parser.add_argument("winner", metavar="VOTE", choices=("a", "b", "tie", "both_bad"),
                         help="a, b, tie or both_bad")

@@ -1,0 +1,58 @@
+"""The vote store: one SQLite file, schema managed by sqlite-utils ``Migrations``.
+
+One module per job:
+- ``schema``: the tables, their migrations and the checks made on opening a file;
+- ``connection``: where the file lives, durability (WAL, fsync) and the write lock;
+- ``records``: what callers hand the store (``NewBattle``, ``ResponseRecord``);
+- ``live``: a battle as the engine plays it, then its vote;
+- ``bulk``: many finished battles at once (imports, simulations);
+- ``queries``: reads for the app, ratings, pairing and exports.
+
+A vote is durable once ``record_vote`` returns. Ratings only count battles that are
+``complete`` and voted, so a half-written battle never counts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlite_utils
+
+from battles.errors import StoreError
+from battles.store.bulk import BulkWrites
+from battles.store.connection import BUSY_TIMEOUT_S, connect, default_db_path, resolve_db_path
+from battles.store.live import LiveWrites
+from battles.store.queries import Queries, ShownVote
+from battles.store.records import NewBattle, NewVote, ResponseRecord, new_battle_id, now_iso
+from battles.store.schema import FEATURE_COLUMNS, MIGRATION_SET, SIDES, STATUSES, VOTE_KINDS, WINNERS, open_schema
+
+__all__ = ["BUSY_TIMEOUT_S", "FEATURE_COLUMNS", "MIGRATION_SET", "SIDES", "STATUSES", "VOTE_KINDS", "WINNERS",
+           "NewBattle", "NewVote", "ResponseRecord", "ShownVote", "Store", "default_db_path", "new_battle_id", "now_iso", "open_store",
+           "resolve_db_path"]
+
+
+class Store(LiveWrites, BulkWrites, Queries):
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        open_schema(self.conn, self.db, self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(cli_path: str | os.PathLike | None = None) -> Store:
+    path = resolve_db_path(cli_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder for the database {path}: {exc}") from None
+    return Store(path)
