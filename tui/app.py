@@ -36,8 +36,9 @@ LIVE_RATINGS = dict(method="bt", ci="sandwich", rounds=1, style_control=False)
 READY_FILE_ENV = "BLINDSIDE_READY_FILE"
 
 
-def make_deck(pack: str, seed: int | None):
-    """A shuffled deck of pack ``pack`` (a pack name or a file). Raises ConfigError."""
+def make_prompt_deck(pack: str, seed: int | None):
+    """A shuffled deck of the prompts of pack ``pack`` (a pack name or a file), not a deck of
+    battles (``--deck``). Raises ConfigError."""
     from battles.errors import ConfigError
     from prompts import PromptDeck, PromptPackError, load_pack
 
@@ -89,7 +90,7 @@ class BlindsideApp(App[None]):
         self.ratings_changed: Signal[RatingsUpdate] = Signal(self, "ratings_changed")
         self.deck = None  # the prompt pack prompts are drawn from (PromptDeck), if any
         if prompts:
-            self.deck = make_deck(prompts, seed)
+            self.deck = make_prompt_deck(prompts, seed)
 
     @property
     def has_lineup(self) -> bool:
@@ -181,7 +182,7 @@ class BlindsideApp(App[None]):
     def use_pack(self, name: str) -> bool:
         """Draw prompts from pack ``name`` (or a pack file) from now on; False if it won't load."""
         try:
-            self.deck = make_deck(name, self.seed)
+            self.deck = make_prompt_deck(name, self.seed)
         except BlindsideError as exc:
             self.say(str(exc), severity="error")
             return False

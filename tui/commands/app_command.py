@@ -20,9 +20,9 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, models=report.models)
     prompts = getattr(args, "prompts", None)
     if prompts:
-        from tui.app import make_deck
+        from tui.app import make_prompt_deck
 
-        make_deck(prompts, None)  # a bad --prompts fails here, with a message, before the screen opens
+        make_prompt_deck(prompts, None)  # a bad --prompts fails here, with a message, before the screen opens
     with open_store(getattr(args, "db", None)) as store:
         from tui.app import BlindsideApp
 

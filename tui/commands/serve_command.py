@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     load_config(getattr(args, "config", None))  # a broken config fails here, not in every browser tab
     if getattr(args, "prompts", None):
-        from tui.app import make_deck
+        from tui.app import make_prompt_deck
 
-        make_deck(args.prompts, None)  # so does a bad --prompts
+        make_prompt_deck(args.prompts, None)  # so does a bad --prompts
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port} is not a port number (1-65535).")
     warning = bind_warning(args.host)
