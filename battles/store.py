@@ -641,3 +641,8 @@ def _response_row(battle_id: str, side: str, turn: int, prompt: str, r: Response
     features = _json_text(r.features) if r.features is not None else None
     return (battle_id, side, turn, prompt, r.text, r.error, r.error_hint, r.ttft_ms, r.duration_ms,
             r.tokens, r.finish_reason, features)
+
+
+# A feature's migration may live beside it and register on ``migrations`` when its module is
+# imported; importing it here puts it in the schema of every Store that opens.
+import battles.decks  # noqa: E402,F401  (m003_decks)
