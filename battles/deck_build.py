@@ -56,9 +56,6 @@ class Failure:
     error: str
     hint: str | None = None
 
-    def line(self) -> str:
-        return f"{self.model} on prompt {self.prompt_id}: {self.error}" + (f" ({self.hint})" if self.hint else "")
-
 
 @dataclass
 class BuildReport:
@@ -77,6 +74,20 @@ class BuildReport:
     def missing(self) -> int:
         return self.planned - self.playable - self.leaks
 
+    def failure_lines(self, most: int = 10) -> list[str]:
+        """One line per model and reason (a model that is down fails every prompt alike)."""
+        groups: dict[tuple[str, str, str | None], list[str]] = {}
+        for f in self.failures:
+            groups.setdefault((f.model, f.error, f.hint), []).append(f.prompt_id)
+        lines = []
+        for (model, error, hint), prompt_ids in list(groups.items())[:most]:
+            where = f"prompt {prompt_ids[0]}" if len(prompt_ids) == 1 else (
+                f"{len(prompt_ids)} prompts ({', '.join(prompt_ids[:3])}{', …' if len(prompt_ids) > 3 else ''})")
+            lines.append(f"{model} on {where}: {error}" + (f" ({hint})" if hint else ""))
+        if len(groups) > most:
+            lines.append(f"… and {len(groups) - most} more")
+        return lines
+
     def summary(self) -> str:
         lines = [f"Deck {self.deck}: {self.playable} battles ready to vote on "
                  f"({self.prompt_count} prompts, {self.planned} battles planned)."]
@@ -88,9 +99,7 @@ class BuildReport:
         if self.failures:
             lines.append(f"{len(self.failures)} generation{'s' if len(self.failures) != 1 else ''} failed "
                          f"({self.missing} battles missing); run the same command again to fill them in:")
-            lines += [f"  {f.line()}" for f in self.failures[:10]]
-            if len(self.failures) > 10:
-                lines.append(f"  … and {len(self.failures) - 10} more")
+            lines += [f"  {line}" for line in self.failure_lines()]
         elif self.missing:
             lines.append(f"{self.missing} battles are still missing (another build may be running); "
                          "run the same command again to fill them in.")
