@@ -172,3 +172,26 @@ async def test_a_voter_without_a_name_votes_as_a_guest(deck_db):
         assert app.voter.startswith("guest-")
         await pilot.press("a")
     assert db_rows(deck_db, "SELECT voter FROM votes") == [(app.voter,)]
+
+
+async def test_a_voter_who_finished_sees_the_summary_and_hands_over_to_the_next(deck_db):
+    from tui.screens.deck_play import DeckSummary
+
+    with Store(deck_db) as store:
+        for battle_id in decks.playable_battles(store, "room"):
+            store.record_vote(battle_id, "tie", "gus")
+    app = deck_app(deck_db)
+    async with app.run_test(size=SIZE) as pilot:
+        from tui.screens.voter import VoterPrompt
+
+        await wait_for(pilot, lambda: isinstance(app.screen, VoterPrompt), what="the name prompt")
+        app.screen.query_one("#voter-name").value = "gus"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeckSummary), what="the summary")
+        await pilot.pause()
+        assert "gus, you voted on 6 battles" in all_text(app)
+        await pilot.press("n")  # the next person on this laptop
+        await enter_name(pilot, "hal")
+        assert app.screen.current.battle.id == decks.playable_battles(app.store, "room")[0]
+        await pilot.press("b")
+    assert db_rows(deck_db, "SELECT count(*) FROM votes WHERE voter = 'hal'") == [(1,)]

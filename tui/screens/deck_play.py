@@ -161,6 +161,7 @@ class DeckPlayScreen(Screen):
         self.query_one("#deck-progress", Static).update(
             plain(f"Deck {self.deck} · battle {len(self.votes) + 1} of {len(self.order)}"))
         self._status(VOTE_HINT)
+        self.panes[0].markdown.focus()  # arrow keys scroll the answer; a/b/t/x still vote
         self.phase = "ready"
 
     @property
