@@ -169,7 +169,7 @@ def settle_deck(store: Store, name: str, prompts: str | None, models: list[str] 
     that differ are refused (ConfigError) rather than mixing two plans in one deck."""
     name = decks.check_name(name)
     existing = decks.get_deck(store, name)
-    if prompts is not None and os.path.exists(prompts):
+    if prompts is not None and os.path.isfile(prompts):  # a file: found again from any folder
         prompts = os.path.abspath(prompts)
     if existing is None:
         if prompts is None or models is None:

@@ -6,6 +6,7 @@ one line and exit 2. Models are the loopback fake provider; the database a real 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -179,7 +180,7 @@ def test_two_builds_of_one_deck_at_once_never_duplicate_a_battle(tmp_path, fake_
     db = tmp_path / "shared.db"  # does not exist yet: both also race to create the schema
     command = [sys.executable, "-m", "tui.cli", "--config", str(config), "--db", str(db), "deck", "build", "room",
                "--prompts", str(pack), "--models", "alpha,bravo,charlie", "--seed", "11"]
-    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "BLINDSIDE_DECK_KEY": KEY}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BLINDSIDE_DECK_KEY": KEY}
     children = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for _ in range(2)]
     outputs = [child.communicate(timeout=120) for child in children]

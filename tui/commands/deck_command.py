@@ -19,7 +19,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
         description="Ask each model for its answer to each prompt once, pair the answers into "
                     "battles (every pair of models per prompt, or --pairs N of them) and store them. "
                     "Failed generations are listed and left out; running the same command again "
-                    "generates only what is missing. Battles whose answers name a model are left out.")
+                    "generates only what is missing (exit status 1 while some are). Battles whose answers "
+                    "name a model are left out.")
     build.add_argument("name", metavar="NAME", help="the deck's name")
     # SUPPRESS: also accepted before "deck"; an existing deck keeps its own settings.
     build.add_argument("--prompts", metavar="PACK|FILE", default=argparse.SUPPRESS,
