@@ -28,6 +28,7 @@ from battles import decks
 from battles.config import Config, ModelConfig
 from battles.errors import ConfigError
 from battles.store import NewBattle, ResponseRecord, Store, now_iso
+from prompts import Prompt
 
 # Local models share the machine's cores (each generation takes half of them): more than two
 # at once only makes each slower. Hosted models answer in parallel.
@@ -91,8 +92,11 @@ class BuildReport:
     def summary(self) -> str:
         lines = [f"Deck {self.deck}: {self.playable} battles ready to vote on "
                  f"({self.prompt_count} prompts, {self.planned} battles planned)."]
-        lines.append(f"Answers: {self.answers_generated} generated in {self.seconds:.1f} s, "
-                     f"{self.answers_reused} already stored; {self.new_battles} new battles.")
+        if self.answers_generated or self.answers_reused or self.new_battles or self.failures:
+            lines.append(f"Answers: {self.answers_generated} generated in {self.seconds:.1f} s, "
+                         f"{self.answers_reused} already stored; {self.new_battles} new battles.")
+        else:
+            lines.append("Nothing was missing: no model was called.")
         if self.leaks:
             lines.append(f"Left out: {self.leaks} battle{'s' if self.leaks != 1 else ''} whose answers name a "
                          "model (identity leak).")
@@ -208,47 +212,28 @@ async def build_deck(store: Store, config: Config, name: str, *, prompts: str | 
         model_names = [m.contestant for m in lineup]
     else:
         lineup = _stored_lineup(config, model_names)
-    by_name = {m.contestant: m for m in lineup}
     all_pairs = len(model_names) * (len(model_names) - 1) // 2
     if pairs is not None and not 1 <= pairs <= all_pairs:
         raise ConfigError(f"--pairs must be between 1 and {all_pairs} (the pairs of {len(model_names)} models).")
     if concurrency is not None and concurrency < 1:
         raise ConfigError("--concurrency must be at least 1.")
     plan = plan_deck(name, [p.id for p in pack], model_names, pairs, seed)
-    prompts_by_id = {p.id: p for p in pack}
     if existing is None:
-        decks.create_deck(store, decks.Deck(name=name, created=now_iso(), prompts=source, pack=pack[0].pack,
-                                            models=tuple(model_names), pairs=pairs, seed=seed,
-                                            prompt_count=len(pack), planned=len(plan)))
+        stored = decks.create_deck(store, decks.Deck(
+            name=name, created=now_iso(), prompts=source, pack=pack[0].pack, models=tuple(model_names),
+            pairs=pairs, seed=seed, prompt_count=len(pack), planned=len(plan)))
+        if stored.seed != seed:  # another build created the deck a moment ago: follow its plan
+            settle_deck(store, name, source, model_names, pairs, None)
+            seed = stored.seed
+            plan = plan_deck(name, [p.id for p in pack], model_names, pairs, seed)
     elif (existing.prompt_count, existing.planned) != (len(pack), len(plan)):
         decks.update_plan_size(store, name, len(pack), len(plan))
-
-    report = BuildReport(deck=name, prompt_count=len(pack), planned=len(plan))
-    started = time.perf_counter()
-    built = decks.built_battles(store, name)
-    todo = [b for b in plan if b.id not in built]
-    answers = decks.stored_answers(store, name)
-    wanted = {(b.prompt_id, m) for b in todo for m in (b.model_a, b.model_b)}
-    # In playing order, so an interrupted build leaves the first battles playable.
-    first = {}
-    for battle in reversed(plan):
-        first[battle.prompt_id] = battle.position
-    needed = sorted(wanted - set(answers), key=lambda k: (first[k[0]], k[1]))
-    report.answers_reused = len(wanted) - len(needed)
-    missing_models = sorted({m for _, m in needed} - set(by_name))
-    if missing_models:
-        raise ConfigError(f"Deck {name!r} still needs answers from {', '.join(missing_models)}, which the lineup "
-                          "no longer has; restore them in the config to finish the deck (it plays as it is).")
-
-    # Battles whose answers are all stored already (an earlier build stopped before writing them).
-    _write_battles(store, name, todo, answers, prompts_by_id, by_name, report)
-    if needed:
-        await _generate(store, config, name, needed, todo, answers, prompts_by_id, by_name, report,
-                        concurrency or default_concurrency(lineup), progress, client)
-    report.seconds = time.perf_counter() - started
+    build = _Build(store, name, {p.id: p for p in pack}, {m.contestant: m for m in lineup},
+                   BuildReport(deck=name, prompt_count=len(pack), planned=len(plan)))
+    await build.run(plan, config, concurrency or default_concurrency(lineup), progress, client)
     status = decks.deck_status(store, name)
-    report.playable, report.leaks = status.battles, status.leaks
-    return report
+    build.report.playable, build.report.leaks = status.battles, status.leaks
+    return build.report
 
 
 def _stored_lineup(config: Config, names: list[str]) -> list[ModelConfig]:
@@ -258,69 +243,100 @@ def _stored_lineup(config: Config, names: list[str]) -> list[ModelConfig]:
     return [lineup[n] for n in names if n in lineup]
 
 
-async def _generate(store, config, name, needed, todo, answers, prompts_by_id, by_name, report,
-                    concurrency, progress, client) -> None:
-    from battles.engine import Arena, generate_answer
+@dataclass
+class _Build:
+    """One run of the build: what is missing, generated, and written as it comes in."""
 
-    gate = asyncio.Semaphore(concurrency)
-    done = failed = 0
-    if progress:
-        progress(0, len(needed), 0)
-    waiting = {}
-    for battle in todo:
-        for model in (battle.model_a, battle.model_b):
-            waiting.setdefault((battle.prompt_id, model), []).append(battle)
+    store: Store
+    name: str
+    prompts: dict[str, Prompt]
+    models: dict[str, ModelConfig]  # the deck's models the lineup still has
+    report: BuildReport
+    answers: dict[tuple[str, str], ResponseRecord] = field(default_factory=dict)
+    waiting: dict[tuple[str, str], list[PlannedBattle]] = field(default_factory=dict)  # answer -> its battles
 
-    async def one(prompt_id: str, model: str) -> None:
-        nonlocal done, failed
-        prompt = prompts_by_id[prompt_id]
-        async with gate:
-            record = await generate_answer(arena, by_name[model], prompt.text,
-                                           seed_key=f"deck:{name}:{prompt_id}:{model}")
-        if record.error:
-            failed += 1
-            report.failures.append(Failure(prompt_id, model, record.error, record.error_hint))
-        else:
-            report.answers_generated += 1
-            decks.save_answer(store, name, prompt_id, model, prompt.text, record)
-            # Re-read: when two builds race, the answer stored first is the deck's answer.
-            answers.update(decks.stored_answers(store, name))
-            _write_battles(store, name, waiting.get((prompt_id, model), []), answers, prompts_by_id, by_name, report)
-        done += 1
+    async def run(self, plan: list[PlannedBattle], config: Config, concurrency: int, progress: Progress | None,
+                  client) -> None:
+        started = time.perf_counter()
+        built = decks.built_battles(self.store, self.name)
+        todo = [b for b in plan if b.id not in built]
+        self.answers = decks.stored_answers(self.store, self.name)
+        for battle in todo:
+            for model in (battle.model_a, battle.model_b):
+                self.waiting.setdefault((battle.prompt_id, model), []).append(battle)
+        # In playing order, so an interrupted build leaves the first battles playable.
+        first: dict[str, int] = {}
+        for battle in reversed(plan):
+            first[battle.prompt_id] = battle.position
+        needed = sorted(set(self.waiting) - set(self.answers), key=lambda k: (first[k[0]], k[1]))
+        self.report.answers_reused = len(self.waiting) - len(needed)
+        gone = sorted({model for _, model in needed} - set(self.models))
+        if gone:
+            raise ConfigError(f"Deck {self.name!r} still needs answers from {', '.join(gone)}, which the lineup "
+                              "no longer has; restore them in the config to finish the deck (it plays as it is).")
+        self._write(todo)  # those whose answers an earlier, interrupted build had stored
+        if needed:
+            await self._generate(needed, config, concurrency, progress, client)
+        self.report.seconds = time.perf_counter() - started
+
+    async def _generate(self, needed, config, concurrency, progress, client) -> None:
+        from battles.engine import Arena, generate_answer
+
+        gate = asyncio.Semaphore(concurrency)
+        done = failed = 0
         if progress:
-            progress(done, len(needed), failed)
+            progress(0, len(needed), 0)
 
-    async with Arena(config, store, client=client) as arena:
-        await asyncio.gather(*(one(prompt_id, model) for prompt_id, model in needed))
+        async def one(prompt_id: str, model: str) -> None:
+            nonlocal done, failed
+            prompt = self.prompts[prompt_id]
+            async with gate:
+                record = await generate_answer(arena, self.models[model], prompt.text,
+                                               seed_key=f"deck:{self.name}:{prompt_id}:{model}")
+            if record.error:
+                failed += 1
+                self.report.failures.append(Failure(prompt_id, model, record.error, record.error_hint))
+            else:
+                self.report.answers_generated += 1
+                decks.save_answer(self.store, self.name, prompt_id, model, prompt.text, record)
+                # Read it back: when two builds race, the answer stored first is the deck's answer.
+                self.answers[(prompt_id, model)] = decks.stored_answer(self.store, self.name, prompt_id, model)
+                self._write(self.waiting[(prompt_id, model)])
+            done += 1
+            if progress:
+                progress(done, len(needed), failed)
 
+        async with Arena(config, self.store, client=client) as arena:
+            await asyncio.gather(*(one(prompt_id, model) for prompt_id, model in needed))
 
-def _write_battles(store, name, battles, answers, prompts_by_id, by_name, report) -> None:
-    """Store those of ``battles`` whose two answers are in, and add them to the deck."""
-    from battles.features import sum_features
-    from battles.leaks import LeakDetector
+    def _write(self, battles: list[PlannedBattle]) -> None:
+        """Store those of ``battles`` whose two answers are in, and add them to the deck."""
+        from battles.features import sum_features
+        from battles.leaks import LeakDetector
 
-    ready = [b for b in battles if (b.prompt_id, b.model_a) in answers and (b.prompt_id, b.model_b) in answers]
-    if not ready:
-        return
-    rows = []
-    for battle in ready:
-        prompt = prompts_by_id[battle.prompt_id]
-        a, b = answers[(battle.prompt_id, battle.model_a)], answers[(battle.prompt_id, battle.model_b)]
-        leak = bool(LeakDetector(_configs(battle, by_name)).find([a.text, b.text], [prompt.text]))
-        rows.append(NewBattle(
-            id=battle.id, model_a=battle.model_a, model_b=battle.model_b, winner=None, created=now_iso(),
-            source=decks.DECK_SOURCE, category=prompt.category, prompt=prompt.text, pack=prompt.pack,
-            identity_leak=leak, features_a=sum_features([a.features or {}]), features_b=sum_features([b.features or {}]),
-            turns=[(prompt.text, _copy(a), _copy(b))], meta={"deck": name, "prompt_id": battle.prompt_id},
-            swapped=battle.swapped, status="complete"))
-    added, _present = store.insert_battles(rows)
-    decks.add_to_deck(store, name, [(b.id, b.position) for b in ready])
-    report.new_battles += added
+        ready = [b for b in battles
+                 if (b.prompt_id, b.model_a) in self.answers and (b.prompt_id, b.model_b) in self.answers]
+        if not ready:
+            return
+        rows = []
+        for battle in ready:
+            prompt = self.prompts[battle.prompt_id]
+            a, b = self.answers[(battle.prompt_id, battle.model_a)], self.answers[(battle.prompt_id, battle.model_b)]
+            # The engine's check: the answers, minus names the prompt itself holds.
+            leak = bool(LeakDetector(self._configs(battle)).find([a.text, b.text], [prompt.text]))
+            rows.append(NewBattle(
+                id=battle.id, model_a=battle.model_a, model_b=battle.model_b, winner=None, created=now_iso(),
+                source=decks.DECK_SOURCE, category=prompt.category, prompt=prompt.text, pack=prompt.pack,
+                identity_leak=leak, features_a=sum_features([a.features or {}]),
+                features_b=sum_features([b.features or {}]), turns=[(prompt.text, _copy(a), _copy(b))],
+                meta={"deck": self.name, "prompt_id": battle.prompt_id}, swapped=battle.swapped, status="complete"))
+        added, _present = self.store.insert_battles(rows)
+        decks.add_to_deck(self.store, self.name, [(b.id, b.position) for b in ready])
+        self.report.new_battles += added
 
-
-def _configs(battle: PlannedBattle, by_name: dict[str, ModelConfig]) -> list[ModelConfig]:
-    # A model no longer in the config is checked by its name alone.
-    return [by_name.get(n) or ModelConfig(name=n, provider="", model=n) for n in (battle.model_a, battle.model_b)]
+    def _configs(self, battle: PlannedBattle) -> list[ModelConfig]:
+        # A model no longer in the config is checked by its name alone.
+        return [self.models.get(n) or ModelConfig(name=n, provider="", model=n) for n in (battle.model_a, battle.model_b)]
 
 
 def _copy(record: ResponseRecord) -> ResponseRecord:

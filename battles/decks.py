@@ -228,15 +228,24 @@ def update_plan_size(store: Store, name: str, prompt_count: int, planned: int) -
         conn.execute("UPDATE decks SET prompt_count = ?, planned = ? WHERE name = ?", (prompt_count, planned, name))
 
 
+_ANSWER_COLUMNS = "prompt_id, model, text, ttft_ms, duration_ms, tokens, finish_reason, features"
+
+
 def stored_answers(store: Store, name: str) -> dict[tuple[str, str], ResponseRecord]:
     """(prompt id, model) -> the answer generated for the deck."""
-    out = {}
-    for row in store.conn.execute(
-            "SELECT prompt_id, model, text, ttft_ms, duration_ms, tokens, finish_reason, features "
-            "FROM deck_answers WHERE deck = ?", (name,)):
-        out[(row[0], row[1])] = ResponseRecord(text=row[2] or "", ttft_ms=row[3], duration_ms=row[4], tokens=row[5],
-                                               finish_reason=row[6], features=json.loads(row[7]) if row[7] else None)
-    return out
+    return {(row[0], row[1]): _answer(row) for row in store.conn.execute(
+        f"SELECT {_ANSWER_COLUMNS} FROM deck_answers WHERE deck = ?", (name,))}
+
+
+def stored_answer(store: Store, name: str, prompt_id: str, model: str) -> ResponseRecord | None:
+    row = store.conn.execute(f"SELECT {_ANSWER_COLUMNS} FROM deck_answers WHERE deck = ? AND prompt_id = ? "
+                             "AND model = ?", (name, prompt_id, model)).fetchone()
+    return None if row is None else _answer(row)
+
+
+def _answer(row: tuple) -> ResponseRecord:
+    return ResponseRecord(text=row[2] or "", ttft_ms=row[3], duration_ms=row[4], tokens=row[5],
+                          finish_reason=row[6], features=json.loads(row[7]) if row[7] else None)
 
 
 def save_answer(store: Store, name: str, prompt_id: str, model: str, prompt: str, record: ResponseRecord) -> None:

@@ -117,6 +117,7 @@ async def test_building_again_calls_no_model_when_nothing_is_missing(tmp_path, f
         again = await build_deck(store, config_of(fake_provider), "room")  # settings come from the deck
     assert deck_requests(fake_provider) == []
     assert (again.new_battles, again.answers_generated, again.playable) == (0, 0, 3)
+    assert "Nothing was missing" in again.summary()
     assert rows(db, "SELECT count(*) FROM battles") == [(3,)]
 
 
@@ -179,7 +180,7 @@ def test_two_builds_of_one_deck_at_once_never_duplicate_a_battle(tmp_path, fake_
     pack = write_pack(tmp_path, PROMPTS + ["Why is the sea salty?"])
     db = tmp_path / "shared.db"  # does not exist yet: both also race to create the schema
     command = [sys.executable, "-m", "tui.cli", "--config", str(config), "--db", str(db), "deck", "build", "room",
-               "--prompts", str(pack), "--models", "alpha,bravo,charlie", "--seed", "11"]
+               "--prompts", str(pack), "--models", "alpha,bravo,charlie", "--pairs", "2"]  # no seed: each draws one
     env = {**os.environ, "PYTHONPATH": str(REPO), "BLINDSIDE_DECK_KEY": KEY}
     children = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True) for _ in range(2)]
@@ -187,11 +188,17 @@ def test_two_builds_of_one_deck_at_once_never_duplicate_a_battle(tmp_path, fake_
     for child, (out, err) in zip(children, outputs):
         assert child.returncode == 0, err
         assert "Traceback" not in err and KEY not in out + err
-    assert rows(db, "SELECT count(*), count(DISTINCT id) FROM battles") == [(12, 12)]
-    assert rows(db, "SELECT count(*) FROM deck_battles") == [(12,)]
-    assert rows(db, "SELECT count(*) FROM responses") == [(24,)]
+    # 4 prompts x 2 of the 3 pairs: both builds follow the plan of the one that created the deck
+    assert rows(db, "SELECT count(*), count(DISTINCT id) FROM battles") == [(8, 8)]
+    assert rows(db, "SELECT count(*), count(DISTINCT position) FROM deck_battles") == [(8, 8)]
+    assert rows(db, "SELECT count(*) FROM responses") == [(16,)]
     assert rows(db, "SELECT count(*) FROM deck_answers") == [(12,)]
     assert rows(db, "SELECT count(*) FROM decks") == [(1,)]
+    with Store(db) as store:
+        deck = decks.get_deck(store, "room")
+        planned = plan_deck("room", ["q0", "q1", "q2", "q3"], list(MODELS), 2, deck.seed)
+    assert set(rows(db, "SELECT id, model_a, model_b, swapped FROM battles")) == {
+        (b.id, b.model_a, b.model_b, int(b.swapped)) for b in planned}
     # both agree on what each battle says: the answer stored first is everyone's
     for battle_id, side, text in rows(db, "SELECT battle_id, side, text FROM responses"):
         model, prompt_id = rows(db, f"SELECT model_{side}, json_extract(meta, '$.prompt_id') FROM battles "
