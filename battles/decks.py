@@ -268,14 +268,3 @@ def add_to_deck(store: Store, name: str, placed: list[tuple[str, int]]) -> None:
     with store._write() as conn:
         conn.executemany("INSERT OR IGNORE INTO deck_battles (deck, battle_id, position) VALUES (?, ?, ?)",
                          [(name, battle_id, position) for battle_id, position in placed])
-
-
-def leaked(store: Store, battle_ids: list[str]) -> set[str]:
-    """Those of ``battle_ids`` flagged for an identity leak."""
-    out: set[str] = set()
-    for start in range(0, len(battle_ids), 500):
-        chunk = battle_ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(r[0] for r in store.conn.execute(
-            f"SELECT id FROM battles WHERE identity_leak = 1 AND id IN ({marks})", chunk))
-    return out
