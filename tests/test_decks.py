@@ -250,6 +250,20 @@ def test_deck_build_list_and_show(cli, capsys, tmp_path):
         9, 3, {"ann": 2, "bob": 1}, 0, 0)
 
 
+def test_the_progress_bar_is_redrawn_in_place_and_erased(capsys):
+    from tui.commands.deck_command import _ProgressBar
+
+    bar = _ProgressBar("room")
+    bar(0, 4, 0)
+    bar(3, 4, 1)
+    bar.clear()
+    err = capsys.readouterr().err
+    frames = err.split("\r")
+    assert frames[1].startswith("Building deck room [") and frames[1].endswith("] 0/4 answers")
+    assert frames[2].count("█") == 22 and frames[2].endswith("3/4 answers · 1 failed")
+    assert frames[-1] == "\033[K"  # erased before the summary is printed
+
+
 def one_line_error(code: int, out: str, err: str, *words: str) -> None:
     assert code == 2, (out, err)
     assert out == "" and err.startswith("blindside: ") and err.count("\n") == 1, err

@@ -158,8 +158,8 @@ class DeckPlayScreen(Screen):
         for pane, (_name, record) in zip(self.panes, (self.current.left, self.current.right)):
             pane.reset()
             pane.show_text(printable(record.text))
-        self.query_one("#deck-progress", Static).update(
-            plain(f"Deck {self.deck} · battle {len(self.votes) + 1} of {len(self.order)}"))
+        number = len(self.order) - len(todo) + 1
+        self.query_one("#deck-progress", Static).update(plain(f"Deck {self.deck} · battle {number} of {len(self.order)}"))
         self._status(VOTE_HINT)
         self.panes[0].markdown.focus()  # arrow keys scroll the answer; a/b/t/x still vote
         self.phase = "ready"
