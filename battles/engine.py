@@ -498,6 +498,19 @@ class Battle:
         )
 
 
+# -- one answer on its own (decks) -----------------------------------------------------------------
+
+async def generate_answer(arena: Arena, model: ModelConfig, prompt: str, *, seed_key: str) -> ResponseRecord:
+    """One model's answer to ``prompt``, streamed and measured exactly as one side of a battle
+    (system prompt, treatment, response cap, timings, features). A deck generates each model's
+    answer to a prompt once and pairs it in several battles. ``seed_key`` seeds the treatment,
+    as a battle id does. Never raises for a failed request: the record carries the error."""
+    battle = Battle(arena, seed_key, model, model, prompt)
+    record = ResponseRecord()
+    await battle._stream_side("a", 1, record, None)
+    return record
+
+
 # -- battles already in the store (the ``vote`` command) ------------------------------------------
 
 def vote_stored(store: Store, battle_id: str, winner: str, voter: str | None,

@@ -36,8 +36,9 @@ LIVE_RATINGS = LeaderboardRequest(method="bt", ci="sandwich", rounds=1, style_co
 READY_FILE_ENV = "BLINDSIDE_READY_FILE"
 
 
-def make_deck(pack: str, seed: int | None):
-    """A shuffled deck of pack ``pack`` (a pack name or a file). Raises ConfigError."""
+def make_prompt_deck(pack: str, seed: int | None):
+    """A shuffled deck of the prompts of pack ``pack`` (a pack name or a file), not a deck of
+    battles (``--deck``). Raises ConfigError."""
     from battles.errors import ConfigError
     from prompts import PromptDeck, PromptPackError, load_pack
 
@@ -70,12 +71,17 @@ class BlindsideApp(App[None]):
 
     def __init__(self, config: Config, store: Store, *, voter: str | None = None, prompts: str | None = None,
                  seed: int | None = None, client: httpx.AsyncClient | None = None,
-                 live_ratings: LeaderboardRequest | None = None, lineup_report=None) -> None:
+                 live_ratings: LeaderboardRequest | None = None, lineup_report=None, deck: str | None = None,
+                 reveal: str = "end") -> None:
         super().__init__()
         self.config = config
         self.lineup_report = lineup_report  # battles.lineup.LineupReport when no config named models
         self.store = store
-        self.voter = voter or config.arena.voter
+        # A deck of battles to play (--deck), and when its models are named (--reveal end|each).
+        self.deck_name = deck
+        self.reveal = reveal
+        # A deck asks each voter's name (its votes are per voter) unless --voter gave one.
+        self.voter = voter or (None if deck else config.arena.voter)
         self.prompts = prompts
         self.seed = seed
         self.client = client
@@ -89,7 +95,7 @@ class BlindsideApp(App[None]):
         self.ratings_changed: Signal[RatingsUpdate] = Signal(self, "ratings_changed")
         self.deck = None  # the prompt pack prompts are drawn from (PromptDeck), if any
         if prompts:
-            self.deck = make_deck(prompts, seed)
+            self.deck = make_prompt_deck(prompts, seed)
 
     @property
     def has_lineup(self) -> bool:
@@ -100,6 +106,12 @@ class BlindsideApp(App[None]):
         # the event loop take the GIL back sooner, so keys stay quick while two answers stream.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
+        if self.deck_name:  # answers are stored: no lineup, no arena, no model call
+            from tui.screens.deck_play import DeckPlayScreen
+
+            self._show_voter()
+            self.push_screen(DeckPlayScreen(self.deck_name, self.reveal))
+            return
         if not self.has_lineup:
             from tui.screens.setup import SetupScreen
 
@@ -181,7 +193,7 @@ class BlindsideApp(App[None]):
     def use_pack(self, name: str) -> bool:
         """Draw prompts from pack ``name`` (or a pack file) from now on; False if it won't load."""
         try:
-            self.deck = make_deck(name, self.seed)
+            self.deck = make_prompt_deck(name, self.seed)
         except BlindsideError as exc:
             self.say(str(exc), severity="error")
             return False
@@ -253,6 +265,12 @@ class BlindsideApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if self.deck_name:  # leaderboard and history would name the models of battles still to vote
+            yield SystemCommand("Help", "Every key of every screen", self.action_help)
+            commands = getattr(screen, "palette_commands", None)
+            if commands is not None:
+                yield from commands()
+            return
         yield SystemCommand("Leaderboard", "Ratings with and without style control", self.action_leaderboard)
         yield SystemCommand("History", "Past battles, searchable", self.action_history)
         yield SystemCommand("Models", "The lineup and a reachability check", self.action_models)

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo")
+COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "deck")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_options(common, default=argparse.SUPPRESS)
     parser.add_argument("--voter", metavar="NAME", help="name recorded on your votes")
     parser.add_argument("--prompts", metavar="NAME|FILE", help="prompt pack to draw prompts from")
+    from tui.commands import app_command
+
+    app_command.add_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         _command_module(name).add_parser(subparsers, common)

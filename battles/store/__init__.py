@@ -21,7 +21,7 @@ import sqlite_utils
 
 from battles.errors import StoreError
 from battles.store.bulk import BulkWrites
-from battles.store.connection import BUSY_TIMEOUT_S, connect, default_db_path, resolve_db_path
+from battles.store.connection import BUSY_TIMEOUT_S, connect, default_db_path, resolve_db_path, write_transaction
 from battles.store.live import LiveWrites
 from battles.store.queries import Queries, ShownVote
 from battles.store.records import NewBattle, NewVote, ResponseRecord, new_battle_id, now_iso
@@ -38,6 +38,11 @@ class Store(LiveWrites, BulkWrites, Queries):
         self.conn = connect(self.path)
         self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
         open_schema(self.conn, self.db, self.path)
+
+    def write(self):
+        """One durable write transaction for the store's neighbours (decks, judgments):
+        takes the write lock up front, commits with fsync, rolls back on error."""
+        return write_transaction(self.conn, self.path)
 
     def close(self) -> None:
         self.conn.close()

@@ -110,9 +110,31 @@ def m002_votes_per_voter(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX votes_one_per_voter ON votes (battle_id, ifnull(voter, ''))")
 
 
+def m003_decks(db: sqlite_utils.Database) -> None:
+    """Decks: battles generated once and voted by many (see battles.decks)."""
+    db["decks"].create(
+        {"name": str, "created": str, "prompts": str, "pack": str, "models": str, "options": str,
+         "prompt_count": int, "planned": int},
+        pk="name",
+        not_null={"created", "prompts", "models"},
+    )
+    db["deck_answers"].create(
+        {"deck": str, "prompt_id": str, "model": str, "prompt": str, "text": str, "ttft_ms": float,
+         "duration_ms": float, "tokens": int, "finish_reason": str, "features": str, "created": str},
+        pk=("deck", "prompt_id", "model"),
+        foreign_keys=[("deck", "decks", "name")],
+    )
+    db["deck_battles"].create(
+        {"deck": str, "battle_id": str, "position": int},
+        pk=("deck", "battle_id"),
+        foreign_keys=[("deck", "decks", "name"), ("battle_id", "battles", "id")],
+    )
+    db["deck_battles"].create_index(["deck", "position"])
+
+
 # In the order they apply. The store knows exactly these names: a file that records
 # another one was written by a newer blindside.
-MIGRATION_STEPS = (m001_initial, m002_votes_per_voter)
+MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks)
 
 
 def migration_names() -> list[str]:

@@ -36,6 +36,9 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
                         help="prompt pack every session draws prompts from")
     parser.add_argument("--voter", metavar="NAME", default=argparse.SUPPRESS,
                         help="record every session's votes under this name (default: each session asks)")
+    from tui.commands.app_command import add_options
+
+    add_options(parser, default=argparse.SUPPRESS)  # --deck NAME, --reveal end|each
 
 
 def app_command(args: argparse.Namespace) -> str:
@@ -53,6 +56,10 @@ def app_command(args: argparse.Namespace) -> str:
     argv += ["--db", str(resolve_db_path(getattr(args, "db", None)).resolve())]
     if getattr(args, "voter", None):
         argv += ["--voter", args.voter]
+    if getattr(args, "deck", None):
+        argv += ["--deck", args.deck]
+    if getattr(args, "reveal", None):
+        argv += ["--reveal", args.reveal]
     if getattr(args, "prompts", None):
         prompts = args.prompts
         argv += ["--prompts", os.path.abspath(prompts) if os.path.exists(prompts) else prompts]
@@ -122,9 +129,12 @@ def run(args: argparse.Namespace) -> int:
 
     load_config(getattr(args, "config", None))  # a broken config fails here, not in every browser tab
     if getattr(args, "prompts", None):
-        from tui.app import make_deck
+        from tui.app import make_prompt_deck
 
-        make_deck(args.prompts, None)  # so does a bad --prompts
+        make_prompt_deck(args.prompts, None)  # so does a bad --prompts
+    from tui.commands.app_command import check_deck_options
+
+    check_deck_options(args)  # a missing deck fails here, not in every browser tab
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port} is not a port number (1-65535).")
     token = choose_token(args)
