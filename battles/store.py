@@ -643,3 +643,8 @@ def _response_row(battle_id: str, side: str, turn: int, prompt: str, r: Response
     features = _json_text(r.features) if r.features is not None else None
     return (battle_id, side, turn, prompt, r.text, r.error, r.error_hint, r.ttft_ms, r.duration_ms,
             r.tokens, r.finish_reason, features)
+
+
+# The judgments table's migration lives beside the judging code; importing it here registers
+# it on ``migrations``, so every Store opening creates the table.
+import battles.judging.schema  # noqa: E402,F401
