@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo")
+COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "judge")
 
 
 def build_parser() -> argparse.ArgumentParser:
