@@ -152,6 +152,7 @@ class JudgeRun:
         self.on_progress = on_progress
         self.summary = JudgeSummary(self.voter, template.source)
         self._secrets = secrets_from_env([model.api_key_env])
+        self._keep_answered = True  # reuse answered judgments (select("all") asks everything again)
 
     # -- which battles ------------------------------------------------------------------------
 
@@ -253,9 +254,14 @@ class JudgeRun:
 
     def _set_vote(self, battle_id: str, winner: str | None) -> None:
         """The judge's vote on the battle, replacing one from an earlier run (--battles all)."""
-        with self.store._write() as conn:
-            conn.execute("DELETE FROM votes WHERE battle_id = ? AND voter = ? AND kind = 'judge'",
-                         (battle_id, self.voter))
+        earlier = self.store.conn.execute("SELECT winner FROM votes WHERE battle_id = ? AND voter = ?",
+                                          (battle_id, self.voter)).fetchone()
+        if earlier is not None and earlier[0] == winner:
+            return
+        if earlier is not None:
+            with self.store._write() as conn:
+                conn.execute("DELETE FROM votes WHERE battle_id = ? AND voter = ? AND kind = 'judge'",
+                             (battle_id, self.voter))
         if winner is not None:
             self.store.record_vote(battle_id, winner, self.voter, shown_swapped=False, kind="judge")
 
