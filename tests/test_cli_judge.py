@@ -159,3 +159,47 @@ def test_ctrl_c_keeps_what_is_done_and_a_rerun_continues(setup):
     with sqlite3.connect(setup[3]) as conn:
         assert conn.execute("SELECT count(*) FROM judgments WHERE error IS NULL").fetchone()[0] == 8
         assert conn.execute("SELECT count(*) FROM votes WHERE voter = 'judge:slow'").fetchone()[0] == 4
+
+
+def test_a_human_still_votes_on_a_judged_battle_beside_the_judge(setup, capsys):
+    assert run_cli(capsys, "judge", *setup, "--judge", "echo")[0] == 0
+    code, _, err = run_cli(capsys, "vote", *setup, "flip", "b", "--voter", "carol")
+    assert code == 0, err
+    with Store(setup[3]) as store:
+        rows = store.conn.execute("SELECT voter, winner, kind FROM votes WHERE battle_id = 'flip' "
+                                  "ORDER BY voter").fetchall()
+    assert rows == [("carol", "model_b", "human"), ("judge:echo", "tie", "judge")]
+
+
+def test_a_zero_deadline_is_one_line_and_exit_2(setup, capsys):
+    code, out, err = run_cli(capsys, "judge", *setup, "--judge", "echo", "--deadline", "0")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--deadline" in err
+
+
+def test_the_progress_bar_shows_on_a_terminal_and_is_erased(setup):
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run(cli_command("judge", *setup, "--judge", "echo"), env=child_env(BLINDSIDE_CLI_KEY=KEY),
+                              cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=secondary, text=True, timeout=60)
+        os.close(secondary)
+        secondary = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if secondary is not None:
+            os.close(secondary)
+        os.close(primary)
+    assert done.returncode == 0
+    text = shown.decode()
+    assert "Judging with echo: [" in text and "4/4 battles" in text and text.endswith("\r\x1b[K")
+    assert "Judging with" not in done.stdout
