@@ -13,7 +13,7 @@ import json
 import pytest
 
 from battles.judging.runner import JudgeRun, find_judge, judge_voter
-from battles.judging.schema import battle_judgments, load_judgments
+from battles.judging.schema import battle_judgments, iter_judgments, judges, load_judgments
 from battles.judging.template import TemplateError, load_template, parse_template
 from battles.judging.verdict import decide, parse_verdict
 from battles.store import NewBattle, ResponseRecord, Store, now_iso
@@ -273,3 +273,27 @@ async def test_the_jsonl_export_carries_both_raw_judgments(store, fake_provider,
 
 def test_the_judge_voter_name():
     assert judge_voter("mini") == "judge:mini"
+
+
+async def test_keys_are_redacted_from_a_failed_judgments_error(store, fake_provider, fake_model, monkeypatch):
+    key = "judge-secret-value-9876543210"
+    monkeypatch.setenv("JUDGE_TEST_KEY", key)
+    add_battle(store, "b", "one", "two")
+    # error@1: an in-stream error whose message names the model id, which holds the key here
+    model = fake_model(f"fake:auth={key},say=[[A]]%20and%20more,error@1", name="leaky", api_key_env="JUDGE_TEST_KEY")
+    summary = await judge_all(store, model)
+    assert len(summary.failures) == 2
+    stored = json.dumps(battle_judgments(store, "b")) + summary.text() + json.dumps(summary.to_json())
+    assert key not in stored and all(j.error for j in load_judgments(store, "b", "leaky"))
+
+
+async def test_raw_verdicts_of_every_judge_can_be_read_back(store, fake_provider, fake_model):
+    add_battle(store, "one", "x", "y")
+    add_battle(store, "two", "x", "y")
+    await judge_all(store, fake_model("fake:say=[[A]]", name="first"))
+    await judge_all(store, fake_model("fake:say=[[B]]", name="second"), limit=1)
+    assert judges(store) == ["first", "second"]
+    assert [(j.battle_id, j.order, j.verdict) for j in iter_judgments(store, "first")] == [
+        ("one", "ab", "A"), ("one", "ba", "A"), ("two", "ab", "A"), ("two", "ba", "A")]
+    assert [(j.judge, j.verdict) for j in iter_judgments(store) if j.battle_id == "one"] == [
+        ("first", "A"), ("first", "A"), ("second", "B"), ("second", "B")]

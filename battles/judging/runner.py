@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from battles.config import ModelConfig
-from battles.errors import ConfigError
+from battles.errors import ConfigError, VoteError
 from battles.features import estimate_tokens
 from battles.judging.schema import ORDERS, Judgment, load_judgments, save_judgment
 from battles.judging.template import JudgeTemplate, Turn
@@ -250,7 +250,10 @@ class JudgeRun:
             else:
                 summary.inconsistent += 1
         if ab.answered and ba.answered:  # settled: the judge's vote follows these two answers
-            self._set_vote(battle_id, winner)
+            try:
+                self._set_vote(battle_id, winner)
+            except VoteError as exc:  # e.g. the battle was reopened for a follow-up meanwhile
+                summary.failures.append({"battle_id": battle_id, "order": "vote", "error": str(exc)})
 
     def _set_vote(self, battle_id: str, winner: str | None) -> None:
         """The judge's vote on the battle, replacing one from an earlier run (--battles all)."""

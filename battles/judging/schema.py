@@ -13,6 +13,7 @@ The migration registers on the store's own ``migrations`` when this module is im
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,25 @@ def load_judgments(store: Store, battle_id: str, judge: str | None = None) -> li
         params.append(judge)
     sql += ' ORDER BY judge, "order"'
     return [Judgment(*row) for row in store.conn.execute(sql, params)]
+
+
+def iter_judgments(store: Store, judge: str | None = None) -> Iterator[Judgment]:
+    """Every judgment (of one judge, or all) in battle order: the raw verdicts a report of the
+    judges' position bias reads before the consistency rule."""
+    sql = ('SELECT j.battle_id, j.judge, j."order", j.text, j.verdict, j.error, j.ttft_ms, j.duration_ms, '
+           "j.tokens, j.created FROM judgments j JOIN battles b ON b.id = j.battle_id")
+    params: list[Any] = []
+    if judge is not None:
+        sql += " WHERE j.judge = ?"
+        params.append(judge)
+    sql += ' ORDER BY b.rowid, j.judge, j."order"'
+    for row in store.conn.execute(sql, params):
+        yield Judgment(*row)
+
+
+def judges(store: Store) -> list[str]:
+    """The names of the judges that have judged a battle in this store."""
+    return [r[0] for r in store.conn.execute("SELECT DISTINCT judge FROM judgments ORDER BY 1")]
 
 
 def battle_judgments(store: Store, battle_id: str) -> list[dict[str, Any]]:
