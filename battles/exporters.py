@@ -45,6 +45,7 @@ from typing import Any, TextIO
 from battles.errors import BlindsideError
 from battles.importing.blindside_jsonl import BATTLE_FIELDS, EXPORT_VERSION, RESPONSE_FIELDS
 from battles.importing.source import EXPORT_MARKER
+from battles.judging.schema import battle_judgments
 from battles.store import FEATURE_COLUMNS, Store, now_iso
 
 EXPORT_FORMATS = ("jsonl", "arena-json", "csv")
@@ -108,8 +109,12 @@ def _write_jsonl(store: Store, out: TextIO) -> int:
     header = {EXPORT_MARKER: EXPORT_VERSION, "exported": now_iso(), "app": "blindside"}
     out.write(json.dumps(header) + "\n")
     count = 0
+    # One lookup per battle only when some judge has answered at all: most logs have none.
+    judged = store.conn.execute("SELECT 1 FROM judgments LIMIT 1").fetchone() is not None
     for battle in store.iter_battles():
-        out.write(_JSON.encode(blindside_record(battle)) + "\n")
+        record = blindside_record(battle)
+        record["judgments"] = battle_judgments(store, battle["id"]) if judged else []
+        out.write(_JSON.encode(record) + "\n")
         count += 1
     return count
 

@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "deck")
+COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "deck",
+            "judge")
 
 
 def build_parser() -> argparse.ArgumentParser:

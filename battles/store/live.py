@@ -74,3 +74,9 @@ class LiveWrites:
                 raise VoteError(f"Battle {battle_id} already has a vote {who}; each voter votes once on a battle.")
             conn.execute("INSERT INTO votes (battle_id, winner, voter, created, shown_swapped, kind) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (battle_id, winner, voter, now_iso(), int(shown_swapped), kind))
+
+    def withdraw_vote(self, battle_id: str, voter: str, *, kind: str) -> None:
+        """Remove ``voter``'s vote of ``kind`` on the battle (a judge's rerun replaces its own
+        earlier verdict; human votes are never withdrawn this way)."""
+        with write_transaction(self.conn, self.path) as conn:
+            conn.execute("DELETE FROM votes WHERE battle_id = ? AND voter = ? AND kind = ?", (battle_id, voter, kind))

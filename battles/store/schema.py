@@ -11,6 +11,10 @@ Tables (open the file with Datasette or sqlite3 to explore):
   winner in the battle's own terms (model_a | model_b | tie | both_bad), voter (NULL: the
   one anonymous voter of the battle), time, ``shown_swapped`` (1 when this voter saw
   ``model_b`` on the left) and ``kind`` (``human``, or ``judge`` for a model's verdict).
+- ``decks``, ``deck_answers``, ``deck_battles`` (m003): battles generated once and voted by
+  many; see ``battles.decks``.
+- ``judgments`` (m004): every answer an LLM judge gave, in both orders; see
+  ``battles.judging.schema``.
 
 A new migration is a function appended to MIGRATION_STEPS; its name is what
 ``_sqlite_migrations`` records, so a name once released never changes.
@@ -132,9 +136,30 @@ def m003_decks(db: sqlite_utils.Database) -> None:
     db["deck_battles"].create_index(["deck", "position"])
 
 
+def m004_judgments(db: sqlite_utils.Database) -> None:
+    """Every answer an LLM judge gave, kept for audit (see battles.judging.schema)."""
+    db["judgments"].create(
+        {
+            "battle_id": str,
+            "judge": str,
+            "order": str,
+            "text": str,
+            "verdict": str,
+            "error": str,
+            "ttft_ms": float,
+            "duration_ms": float,
+            "tokens": int,
+            "created": str,
+        },
+        pk=("battle_id", "judge", "order"),
+        foreign_keys=[("battle_id", "battles", "id")],
+        not_null={"judge", "order", "created"},
+    )
+
+
 # In the order they apply. The store knows exactly these names: a file that records
 # another one was written by a newer blindside.
-MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks)
+MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks, m004_judgments)
 
 
 def migration_names() -> list[str]:
