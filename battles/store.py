@@ -103,6 +103,15 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["battles"].create_index(["created"])
 
 
+@migrations()
+def m002_temp_votes_per_voter(db: sqlite_utils.Database) -> None:
+    # TEMP (dropped at merge): one vote per (battle, voter), with the voter's kind and whether
+    # that voter saw model_b on the left; the team-arena store work brings the real migration.
+    db["votes"].add_column("shown_swapped", int, not_null_default=0)
+    db["votes"].add_column("kind", str, not_null_default="human")
+    db["votes"].transform(pk=("battle_id", "voter"))
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "blindside.db"
 
@@ -282,10 +291,14 @@ class Store:
         with self._write() as conn:
             conn.execute("DELETE FROM responses WHERE battle_id = ? AND turn = ?", (battle_id, turn))
 
-    def record_vote(self, battle_id: str, winner: str, voter: str | None) -> None:
-        """Record the vote; durable on return. Refuses unknown, unfinished, errored or voted battles."""
+    def record_vote(self, battle_id: str, winner: str, voter: str | None, *, shown_swapped: bool = False,
+                    kind: str = "human") -> None:
+        """Record the vote; durable on return. Refuses unknown, unfinished, errored battles and a
+        second vote by the same voter on one battle."""
         if winner not in WINNERS:
             raise VoteError(f"{winner!r} is not a vote; use one of a, b, tie, both_bad.")
+        if kind not in ("human", "judge"):
+            raise ValueError(f"unknown voter kind {kind!r}")
         with self._write() as conn:
             row = conn.execute("SELECT status FROM battles WHERE id = ?", (battle_id,)).fetchone()
             if row is None:
@@ -294,10 +307,34 @@ class Store:
                 raise VoteError(f"Battle {battle_id} ended with an error and cannot be voted on.")
             if row[0] != "complete":
                 raise VoteError(f"Battle {battle_id} has not finished streaming; it cannot be voted on yet.")
-            if conn.execute("SELECT 1 FROM votes WHERE battle_id = ?", (battle_id,)).fetchone():
-                raise VoteError(f"Battle {battle_id} already has a vote; each battle takes one.")
-            conn.execute("INSERT INTO votes (battle_id, winner, voter, created) VALUES (?, ?, ?, ?)",
-                         (battle_id, winner, voter, now_iso()))
+            if conn.execute("SELECT 1 FROM votes WHERE battle_id = ? AND voter IS ?", (battle_id, voter)).fetchone():
+                raise VoteError(f"Battle {battle_id} already has a vote by {voter}; each voter votes once.")
+            conn.execute("INSERT INTO votes (battle_id, winner, voter, created, shown_swapped, kind) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (battle_id, winner, voter, now_iso(), int(shown_swapped), kind))
+
+    def votes_with_features(self) -> Iterator[dict[str, Any]]:
+        """TEMP: every vote on a counted battle as its voter saw it: battle_id, voter, kind,
+        winner_shown (left | right | tie | both_bad), left, right, left_features, right_features
+        ({tokens, emoji, header, list, bold}, None = unknown), shown_swapped. In vote order."""
+        names = ("tokens", "emoji", "header", "list", "bold")
+        columns = ", ".join([f"b.a_{n}" for n in names] + [f"b.b_{n}" for n in names])
+        sql = (f"SELECT v.battle_id, v.voter, v.kind, v.winner, v.shown_swapped, b.model_a, b.model_b, {columns} "
+               "FROM votes v JOIN battles b ON b.id = v.battle_id "
+               "WHERE b.status = 'complete' AND b.identity_leak = 0")
+        shown = {"model_a": "left", "model_b": "right"}
+        flipped = {"model_a": "right", "model_b": "left"}
+        for row in self.conn.execute(sql + " ORDER BY v.created, v.rowid"):
+            battle_id, voter, kind, winner, swapped, model_a, model_b = row[:7]
+            fa, fb = dict(zip(names, row[7:12])), dict(zip(names, row[12:17]))
+            swapped = bool(swapped)
+            yield {
+                "battle_id": battle_id, "voter": voter, "kind": kind or "human",
+                "winner_shown": (flipped if swapped else shown).get(winner, winner),
+                "left": model_b if swapped else model_a, "right": model_a if swapped else model_b,
+                "left_features": fb if swapped else fa, "right_features": fa if swapped else fb,
+                "shown_swapped": swapped,
+            }
 
     # -- bulk writes (import, simulate) ------------------------------------------------------
 
