@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo")
+COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "voters",
+            "board")
 
 
 def build_parser() -> argparse.ArgumentParser:
