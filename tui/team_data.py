@@ -30,7 +30,7 @@ from battles.errors import ConfigError
 from battles.store import Store
 from scoring.agreement import BattleVote, agreement_summary, group_agreement, voter_pair_agreement
 from scoring.battles_table import STYLE_FEATURES
-from scoring.fingerprints import ShownVote, fingerprints, room_fingerprint, style_scale
+from scoring.fingerprints import ShownVote, fingerprints, room_fingerprint, style_scale, voter_fingerprint
 
 # scoring calls the answer length "length"; the store counts it in tokens.
 _STORE_FEATURE = {"length": "tokens"}
@@ -161,7 +161,10 @@ def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, 
         raise ConfigError(f"no votes by voter {printable(voter)!r}"
                           + (f" (voters: {listed})" if known else " (no named votes yet)"))
     scale = style_scale(shown)
-    entries = fingerprints(named, twins)
+    if voter is None:
+        entries = fingerprints(named, twins)
+    else:  # one style fit, not one per voter; on the same scale as fingerprints() uses
+        entries = [voter_fingerprint([v for v in named if v.voter == voter], twins, voter=voter, scale=scale)]
     human_votes = [v for v in shown if v.kind == "human"]
     humans = room_fingerprint(human_votes, twins, name=HUMANS, scale=scale) if human_votes else None
     votes = [v for v in battle_votes(rows) if not v.voter.startswith("\x00")]
@@ -172,9 +175,18 @@ def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, 
         if pair["battles"]:
             pairs.append(pair)
     if voter is not None:
-        entries = [e for e in entries if e["voter"] == voter]
         pairs = [p for p in pairs if voter in (p["a"], p["b"])]
     return {"voters": entries, "humans": humans, "agreement": pairs}
+
+
+def fingerprint_of(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
+                   voter: str) -> dict | None:
+    """``voter``'s fingerprint on the style scale of all ``rows``; None when it has no votes."""
+    shown = shown_votes(rows)
+    own = [v for v in shown if v.voter == voter]
+    if not own:
+        return None
+    return voter_fingerprint(own, twins, voter=voter, scale=style_scale(shown))
 
 
 # -- the board ----------------------------------------------------------------------------------
