@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 
 from tui.team_text import FEATURE_WORDS, name, percent, style_line
 
-BAR_WIDTH = 30
+BAR_WIDTH = 31  # odd: the 50 % mark sits in the middle cell
 
 
 def _bar(rate: float, ci: list[float] | None) -> Text:
@@ -30,7 +30,7 @@ def _bar(rate: float, ci: list[float] | None) -> Text:
     if ci:
         for i in range(round(ci[0] * (BAR_WIDTH - 1)), round(ci[1] * (BAR_WIDTH - 1)) + 1):
             cells[i] = "╌"
-    cells[BAR_WIDTH // 2] = "│"
+    cells[(BAR_WIDTH - 1) // 2] = "│"
     cells[min(BAR_WIDTH - 1, round(rate * (BAR_WIDTH - 1)))] = "●"
     return Text("".join(cells), style="bold cyan")
 
@@ -63,7 +63,7 @@ def render_fingerprint(fp: Mapping | None) -> Text:
     twin = fp.get("twin_pairs") or {}
     out.append_text(_measure("Treated twin beat its plain model", twin.get("rate"), twin.get("ci"), twin.get("n", 0)))
     out.append("\n\n")
-    out.append("● your share, ╌ its 95% interval, │ half: a bar far from │ is a lean beyond chance.\n", style="dim")
+    out.append("● the share, ╌ its 95% interval, │ half: a bar clear of │ is a lean beyond chance.\n", style="dim")
     out.append(style_line(fp), style="dim")
     return out
 
