@@ -23,6 +23,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
                         help="prompt pack every session draws prompts from")
     parser.add_argument("--voter", metavar="NAME", default=argparse.SUPPRESS,
                         help="record every session's votes under this name (default: each session asks)")
+    parser.add_argument("--board", action="store_true",
+                        help="serve the live board (blindside board) instead of the app")
 
 
 def app_command(args: argparse.Namespace) -> str:
@@ -40,6 +42,8 @@ def app_command(args: argparse.Namespace) -> str:
     if getattr(args, "prompts", None):
         prompts = args.prompts
         argv += ["--prompts", os.path.abspath(prompts) if os.path.exists(prompts) else prompts]
+    if getattr(args, "board", False):
+        argv += ["board"]
     return shlex.join(argv)
 
 
