@@ -169,12 +169,17 @@ class BoardApp(App[None]):
             snapshot, error = None, f"{type(exc).__name__}: {exc}"
         self.computing = False
         if not worker.is_cancelled and not self._stop.is_set():
-            self.call_from_thread(self._show, snapshot, error, time.monotonic() - started)
+            try:
+                self.call_from_thread(self._show, snapshot, error, time.monotonic() - started)
+            except RuntimeError:  # the app closed meanwhile
+                pass
 
     def _failed(self, message: str) -> None:
         self.query_one("#board-status", Static).update(Text(message, style="bold red"))
 
     def _show(self, snapshot: dict | None, error: str | None, seconds: float) -> None:
+        if self._stop.is_set() or not self.screen.query("#board-status"):
+            return  # quitting: the widgets may be gone
         status = self.query_one("#board-status", Static)
         if error is not None:
             self.error = error

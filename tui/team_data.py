@@ -90,11 +90,12 @@ def twins_map(models: Iterable[str], config_models: Mapping[str, ModelConfig] | 
 
 # -- rows to scoring inputs ---------------------------------------------------------------------
 
-def _features(side: Mapping[str, Any] | None) -> list[float] | None:
-    if side is None:
-        return None
-    values = [side.get(_STORE_FEATURE.get(name, name)) for name in STYLE_FEATURES]
-    return [float("nan") if v is None else float(v) for v in values]
+_STORE_KEYS = tuple(_STORE_FEATURE.get(name, name) for name in STYLE_FEATURES)
+
+
+def _features(side: Mapping[str, Any] | None) -> list | None:
+    """STYLE_FEATURES order; None stays None (numpy reads it as NaN, unknown: never 0)."""
+    return None if side is None else [side.get(key) for key in _STORE_KEYS]
 
 
 def shown_votes(rows: Iterable[Mapping[str, Any]]) -> list[ShownVote]:
@@ -203,15 +204,17 @@ def board_snapshot(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str,
     from scoring.leaderboard import compute_leaderboard
 
     humans = _humans(rows)
-    counts = Counter((r["voter"] or "") for r in humans)
+    shown = shown_votes(humans)
+    counts = Counter(v.voter for v in shown)
     leaderboard = None
-    if humans:
-        left_f = np.array([_features(r["left_features"]) or [np.nan] * len(STYLE_FEATURES) for r in humans])
-        right_f = np.array([_features(r["right_features"]) or [np.nan] * len(STYLE_FEATURES) for r in humans])
+    if shown:
+        unknown = [None] * len(STYLE_FEATURES)
+        left_f = np.array([v.left_features or unknown for v in shown], dtype=float)
+        right_f = np.array([v.right_features or unknown for v in shown], dtype=float)
         table = BattleTable.from_records(
-            [r["left"] for r in humans], [r["right"] for r in humans],
-            [_TO_BATTLE_TERMS.get(r["winner_shown"], r["winner_shown"]) for r in humans],
-            features_a=left_f, features_b=right_f, clusters=[r["battle_id"] for r in humans])
+            [v.left for v in shown], [v.right for v in shown],
+            [_TO_BATTLE_TERMS.get(v.winner, v.winner) for v in shown],
+            features_a=left_f, features_b=right_f, clusters=[v.battle for v in shown])
         leaderboard = compute_leaderboard(table, method="bt", ci="sandwich", rounds=1, style_control=True)
     return {
         "votes": len(humans),
@@ -220,7 +223,7 @@ def board_snapshot(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str,
         "voters": [{"voter": name, "votes": n} for name, n in
                    sorted(counts.items(), key=lambda item: (-item[1], item[0]))],
         "agreement": agreement_of(humans),
-        "room": room_fingerprint(shown_votes(humans), twins, name="room") if humans else None,
+        "room": room_fingerprint(shown, twins, name="room") if shown else None,
     }
 
 
