@@ -210,3 +210,44 @@ def test_twins_from_the_config_and_by_name():
     assert twins["x-plain"] == ("x", "plain") and twins["x"] == ("x", None)  # imported: by name
     assert twins["y+chatty"] == ("y", "chatty")
     assert twins["-chatty"] == ("-chatty", None)
+
+
+async def test_f2_shows_the_voter_their_own_fingerprint(tmp_path, fake_provider):
+    from tests.app_harness import lineup, make_app, wait_for, widget_texts
+    from tui.screens.fingerprint import FingerprintScreen
+
+    make_db(tmp_path / "votes.db").close()
+    config = lineup(fake_provider, "fake:tokens=3", "fake:tokens=3", voter="ann")
+    app = make_app(config, tmp_path / "votes.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, FingerprintScreen) and app.screen.loaded, 20,
+                       "the fingerprint screen")
+        text = "\n".join(widget_texts(app))
+        assert "ann  ·  4 votes, 3 chose a side" in text
+        assert "Chose the longer answer" in text and "67% [9–99%] of 3" in text  # 2 of 3, hand count above
+        assert "style coefficients: after 30 decisive votes" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, FingerprintScreen)
+
+
+async def test_fingerprint_view_draws_a_fingerprint_dict():
+    from textual.app import App
+
+    from scoring.fingerprints import ShownVote, voter_fingerprint
+    from tui.screens.fingerprint import FingerprintView
+
+    votes = [ShownVote("dan", i, "x", "y", "left" if i % 4 else "right", [100, 0, 0, 0, 0], [50, 0, 0, 0, 0])
+             for i in range(8)]
+    fp = voter_fingerprint(votes)
+
+    class Host(App):
+        def compose(self):
+            yield FingerprintView(fp)
+
+    async with Host().run_test() as pilot:
+        text = str(pilot.app.query_one(FingerprintView).render())
+        assert "dan  ·  8 votes, 8 chose a side" in text
+        assert "75% [35–97%] of 8" in text  # longer chosen 6 of 8 (binomtest exact interval)
+        pilot.app.query_one(FingerprintView).show(None)
+        assert "No votes yet" in str(pilot.app.query_one(FingerprintView).render())
