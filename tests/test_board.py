@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZE = (140, 45)
 F = ("tokens", "emoji", "header", "list", "bold")
 VOTE_SCRIPT = ("import sys\nfrom battles.store import Store\n"
-               "with Store(sys.argv[1]) as s:\n    s.record_vote(sys.argv[2], 'model_a', sys.argv[3], shown_swapped=True)\n")
+               "with Store(sys.argv[1]) as s:\n"
+               "    s.record_vote(sys.argv[2], 'model_a', sys.argv[3], shown_swapped=True)\n")
 
 
 def make_battles(store: Store, n: int, *, voters: int = 0, seed: int = 1) -> None:

@@ -145,8 +145,9 @@ def test_text_report_says_it_in_a_sentence_and_escapes_names(tmp_path, capsys):
 
 def test_style_coefficients_from_30_decisive_votes(tmp_path, capsys):
     store = Store(tmp_path / "votes.db")
-    store.insert_battles(NewBattle(id=f"s{i}", model_a="alpha", model_b="beta", winner=None, created=f"2025-01-01T{i:05d}",
-                                   source="test", features_a=features(20 + 7 * i % 50, i % 3),
+    store.insert_battles(NewBattle(id=f"s{i}", model_a="alpha", model_b="beta", winner=None,
+                                   created=f"2025-01-01T{i:05d}", source="test",
+                                   features_a=features(20 + 7 * i % 50, i % 3),
                                    features_b=features(30 + 11 * i % 40, (i + 1) % 3)) for i in range(40))
     for i in range(30):
         store.record_vote(f"s{i}", "model_a" if i % 3 else "model_b", "many")

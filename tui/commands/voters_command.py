@@ -24,7 +24,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
         "voters", parents=[common], help="voter fingerprints and agreement",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voter", metavar="NAME", default=None, help="only this voter (and the pairs it is in)")
-    parser.add_argument("--json", action="store_true", help='print {"voters": [...], "humans": {...}, "agreement": [...]}')
+    parser.add_argument("--json", action="store_true",
+                        help='print {"voters": [...], "humans": {...}, "agreement": [...]}')
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ BAR_WIDTH = 31  # odd: the 50 % mark sits in the middle cell
 
 
 def _bar(rate: float, ci: list[float] | None) -> Text:
-    """``[━━━━━━━━━│    ]`` filled to ``rate``, the 50 % mark as ``│``, the interval as ``╌``."""
+    """``··╌╌●╌│╌╌··``: the share ``●``, its interval ``╌``, the 50 % mark ``│``."""
     cells = ["·"] * BAR_WIDTH
     if ci:
         for i in range(round(ci[0] * (BAR_WIDTH - 1)), round(ci[1] * (BAR_WIDTH - 1)) + 1):
@@ -63,7 +63,8 @@ def render_fingerprint(fp: Mapping | None) -> Text:
     twin = fp.get("twin_pairs") or {}
     out.append_text(_measure("Treated twin beat its plain model", twin.get("rate"), twin.get("ci"), twin.get("n", 0)))
     out.append("\n\n")
-    out.append("● the share, ╌ its 95% interval, │ half: a bar clear of │ is a lean beyond chance.\n", style="dim")
+    out.append("● the share, ╌ its 95% interval, │ half: a bar clear of │ is a lean beyond chance.\n",
+               style="dim")
     out.append(style_line(fp), style="dim")
     return out
 
