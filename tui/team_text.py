@@ -19,19 +19,27 @@ def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
+def estimate(rate: float, ci) -> tuple[str, str]:
+    """(``68%``, ``52–81``): whole percents, or one decimal when the interval is narrower than
+    two points (a hundred thousand votes would otherwise read ``50% [50–50]``)."""
+    lo, hi = ci
+    digits = 1 if hi - lo < 0.02 else 0
+    return f"{100 * rate:.{digits}f}%", f"{100 * lo:.{digits}f}–{100 * hi:.{digits}f}"
+
+
 def share(p: Mapping | None) -> str:
     """``{k, n, rate, ci}`` as ``68% [52–81] of 30``; ``-`` with nothing to count."""
     if not p or not p.get("n"):
         return "-"
-    lo, hi = p["ci"]
-    return f"{percent(p['rate'])} [{100 * lo:.0f}–{100 * hi:.0f}] of {p['n']}"
+    rate, interval = estimate(p["rate"], p["ci"])
+    return f"{rate} [{interval}] of {p['n']}"
 
 
 def position(p: Mapping | None) -> str:
     if not p or p.get("first_shown_chosen") is None:
         return "-"
-    lo, hi = p["ci"]
-    return f"{percent(p['first_shown_chosen'])} [{100 * lo:.0f}–{100 * hi:.0f}] of {p.get('n', '?')}"
+    rate, interval = estimate(p["first_shown_chosen"], p["ci"])
+    return f"{rate} [{interval}] of {p.get('n', '?')}"
 
 
 def style_line(fingerprint: Mapping) -> str:
@@ -62,19 +70,18 @@ def fingerprint_sentences(fp: Mapping, who: str = "Voters") -> list[str]:
     for key, (word, what) in FEATURE_WORDS.items():
         p = fp.get(key) or {}
         if p.get("n"):
-            lo, hi = p["ci"]
-            out.append(f"{who} chose {word} {percent(p['rate'])} of the time "
-                       f"[{100 * lo:.0f}–{100 * hi:.0f}%], over {p['n']} decisive votes where {what} differ.")
+            rate, interval = estimate(p["rate"], p["ci"])
+            out.append(f"{who} chose {word} {rate} of the time [{interval}%], "
+                       f"over {p['n']} decisive votes where {what} differ.")
     pos = fp.get("position_bias") or {}
     if pos.get("first_shown_chosen") is not None:
-        lo, hi = pos["ci"]
-        out.append(f"{who} chose the answer shown first (left) {percent(pos['first_shown_chosen'])} of the time "
-                   f"[{100 * lo:.0f}–{100 * hi:.0f}%].")
+        rate, interval = estimate(pos["first_shown_chosen"], pos["ci"])
+        out.append(f"{who} chose the answer shown first (left) {rate} of the time [{interval}%].")
     twin = fp.get("twin_pairs") or {}
     if twin.get("n"):
-        lo, hi = twin["ci"]
-        out.append(f"Against its own untreated twin, the treated model won {percent(twin['rate'])} "
-                   f"[{100 * lo:.0f}–{100 * hi:.0f}%] of {twin['n']} decisive votes.")
+        rate, interval = estimate(twin["rate"], twin["ci"])
+        out.append(f"Against its own untreated twin, the treated model won {rate} [{interval}%] "
+                   f"of {twin['n']} decisive votes.")
     return out
 
 

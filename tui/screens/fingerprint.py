@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
 
-from tui.team_text import FEATURE_WORDS, name, percent, style_line
+from tui.team_text import FEATURE_WORDS, estimate, name, style_line
 
 BAR_WIDTH = 31  # odd: the 50 % mark sits in the middle cell
 
@@ -41,7 +41,8 @@ def _measure(label: str, rate: float | None, ci, n: int) -> Text:
         line.append("not measured yet (no decisive vote where it applies)", style="dim")
         return line
     line.append_text(_bar(rate, ci))
-    line.append(f"  {percent(rate)} [{100 * ci[0]:.0f}–{100 * ci[1]:.0f}%] of {n}")
+    shown, interval = estimate(rate, ci)
+    line.append(f"  {shown} [{interval}%] of {n}")
     return line
 
 
