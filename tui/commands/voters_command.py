@@ -15,7 +15,9 @@ votes on, their style coefficients (on one scale for everyone). "humans" pools e
 vote, to set beside a judge. Agreement: for each pair of voters who voted the same battles,
 the share of those battles on which they chose the same (a tie and both_bad count as one
 verdict, "neither"), the share without the battles where either chose neither, and Cohen's
-kappa. Exit status 2 for a voter with no votes.
+kappa; each judge (kind "judge") is also paired with the humans pooled, every judge vote
+against every human vote on the same battle. Votes without a voter name count only in
+"humans". Exit status 2 for a voter with no votes.
 """
 
 
