@@ -66,6 +66,7 @@ class BlindsideApp(App[None]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "fingerprint", "Your fingerprint", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -235,6 +236,12 @@ class BlindsideApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_fingerprint(self) -> None:
+        from tui.screens.fingerprint import FingerprintScreen
+
+        if not isinstance(self.screen, FingerprintScreen):
+            self.push_screen(FingerprintScreen(self.voter))
+
     def action_leaderboard(self) -> None:
         from tui.screens.leaderboard import LeaderboardScreen
 
@@ -276,6 +283,7 @@ class BlindsideApp(App[None]):
         yield SystemCommand("Models", "The lineup and a reachability check", self.action_models)
         yield SystemCommand("Help", "Every key of every screen", self.action_help)
         yield SystemCommand("Change voter", "The name recorded on your votes", self.action_change_voter)
+        yield SystemCommand("Your fingerprint", "What you choose beyond the content (F2)", self.action_fingerprint)
         commands = getattr(screen, "palette_commands", None)
         if commands is not None:
             yield from commands()

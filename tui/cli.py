@@ -12,7 +12,7 @@ import importlib
 import sys
 
 COMMANDS = ("battle", "vote", "models", "leaderboard", "simulate", "import", "export", "serve", "demo", "deck",
-            "judge")
+            "judge", "voters", "board")
 
 
 def build_parser() -> argparse.ArgumentParser:

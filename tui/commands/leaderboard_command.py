@@ -12,7 +12,11 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "leaderboard", parents=[common], help="ratings, raw and style-controlled",
         description="Rate the models from the votes in the database. Errored, leaked and unvoted "
-                    "battles are left out and counted.")
+                    "battles are left out and counted. When battles have two or more human votes, "
+                    "--json adds 'agreement' (battles_with_multiple_votes, pairwise_agreement, "
+                    "fleiss_kappa): a tie and both_bad count as one verdict, 'neither', and agree "
+                    "with each other; the '_without_ties' share leaves out every pair of votes in "
+                    "which either vote is a tie or both_bad.")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--method", choices=("bt", "elo", "trueskill"), default="bt",
                         help="Bradley-Terry (default), online Elo or TrueSkill")
@@ -49,11 +53,15 @@ def run(args: argparse.Namespace) -> int:
         style_convention=args.style_convention)
     with open_store(getattr(args, "db", None)) as store:
         board = load_leaderboard(store, request)
+        if args.json:
+            from tui.team_data import agreement_json
+
+            agreement = agreement_json(store)  # None unless a battle has 2+ human votes
     if args.anchor and board.model(args.anchor[0]) is None:
         raise ConfigError(f"--anchor names {model_name(args.anchor[0])!r}, which has no counted battles. "
                           "Use a model name from the leaderboard.")
     if args.json:
-        print(json.dumps(board.to_json(), indent=2))
+        print(json.dumps({**board.to_json(), "agreement": agreement}, indent=2))
     else:
         print(render_leaderboard(board))
     return 0

@@ -36,6 +36,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
                         help="prompt pack every session draws prompts from")
     parser.add_argument("--voter", metavar="NAME", default=argparse.SUPPRESS,
                         help="record every session's votes under this name (default: each session asks)")
+    parser.add_argument("--board", action="store_true",
+                        help="serve the live board (blindside board) instead of the app")
     from tui.commands.app_command import add_options
 
     add_options(parser, default=argparse.SUPPRESS)  # --deck NAME, --reveal end|each
@@ -63,6 +65,8 @@ def app_command(args: argparse.Namespace) -> str:
     if getattr(args, "prompts", None):
         prompts = args.prompts
         argv += ["--prompts", os.path.abspath(prompts) if os.path.exists(prompts) else prompts]
+    if getattr(args, "board", False):
+        argv += ["board"]
     return shlex.join(argv)
 
 

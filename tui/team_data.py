@@ -1,0 +1,243 @@
+"""Glue between the vote store and the team views: voters' fingerprints, agreement, the board.
+
+Every vote is read through one store call, ``Store.votes_with_features()`` (one dict per
+vote, as its voter saw the battle: ``battle_id, voter, kind, winner_shown, left, right,
+left_features, right_features, shown_swapped``), so the team views depend on the store in one
+place. From those rows this module builds the inputs of ``scoring.fingerprints``
+(``ShownVote``, left/right as shown) and ``scoring.agreement`` (``BattleVote``, the winner
+mapped back to the battle's own model_a / model_b).
+
+Votes without a voter name (imported logs) cannot be told apart by person: they count in the
+pooled fingerprints and in the board's ratings, each one as its own anonymous voter in the
+pooled agreement, and never as a voter of their own in ``voters``.
+
+Twins (a model against its own treated copy, e.g. ``x`` and ``x-chatty``): from the config,
+models whose settings are the same but for ``treatment`` (provider, model id, URL, model file,
+temperature, system prompt, token limit) are twins; the untreated one's name is their base.
+Models of imported logs that the config does not name are matched by name: ``NAME-chatty``,
+``NAME+chatty``, ``NAME-plain`` and ``NAME+plain`` are the treated twins of ``NAME``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from battles.config import ModelConfig
+from battles.errors import ConfigError
+from battles.store import Store
+from scoring.agreement import BattleVote, agreement_summary, group_agreement, voter_pair_agreement
+from scoring.battles_table import STYLE_FEATURES
+from scoring.fingerprints import ShownVote, fingerprints, room_fingerprint, style_scale, voter_fingerprint
+
+# scoring calls the answer length "length"; the store counts it in tokens.
+_STORE_FEATURE = {"length": "tokens"}
+TREATMENT_SUFFIXES = ("chatty", "plain")
+HUMANS = "humans"  # the pooled human voters, beside each judge
+_TO_BATTLE_TERMS = {"left": "model_a", "right": "model_b"}
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def load_votes(store: Store, battle_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every counted vote as its voter saw it (see the module doc); only ``battle_ids`` if given."""
+    rows = [{"battle_id": v.battle_id, "voter": v.voter, "kind": v.kind, "winner_shown": v.winner,
+             "left": v.model_left, "right": v.model_right, "left_features": v.features_left,
+             "right_features": v.features_right, "shown_swapped": v.shown_swapped}
+            for v in store.votes_with_features()]
+    if battle_ids is not None:
+        wanted = set(battle_ids)
+        rows = [r for r in rows if r["battle_id"] in wanted]
+    return rows
+
+
+def deck_battle_ids(store: Store, name: str) -> list[str]:
+    """The battles of deck ``name`` in playing order; ConfigError (exit 2) when there is no such deck."""
+    if store.conn.execute("SELECT 1 FROM decks WHERE name = ?", (name,)).fetchone() is None:
+        raise ConfigError(f"no deck {name!r} in {store.path}; build it first with: blindside deck build {name} ...")
+    return [r[0] for r in store.conn.execute(
+        "SELECT battle_id FROM deck_battles WHERE deck = ? ORDER BY position", (name,))]
+
+
+# -- twins --------------------------------------------------------------------------------------
+
+def _settings_key(model: ModelConfig) -> ModelConfig:
+    return dataclasses.replace(model, name="", treatment=None, aliases=())
+
+
+def twins_map(models: Iterable[str], config_models: Mapping[str, ModelConfig] | None = None
+              ) -> dict[str, tuple[str, str | None]]:
+    """model -> (base, treatment or None), for :func:`scoring.fingerprints.voter_fingerprint`.
+
+    ``models``: the names in the votes. See the module doc for how twins are found."""
+    twins: dict[str, tuple[str, str | None]] = {}
+    configured = list((config_models or {}).values())
+    untreated = {_settings_key(m): m.contestant for m in configured if not m.treatment}
+    for m in configured:
+        base = untreated.get(_settings_key(m), m.contestant) if m.treatment else m.contestant
+        twins[m.contestant] = (base, m.treatment or None)
+    for name in models:
+        if name in twins:
+            continue
+        twins[name] = (name, None)
+        for treatment in TREATMENT_SUFFIXES:
+            for sep in ("-", "+"):
+                if name.endswith(sep + treatment) and len(name) > len(sep + treatment):
+                    twins[name] = (name[: -len(sep + treatment)], treatment)
+    return twins
+
+
+# -- rows to scoring inputs ---------------------------------------------------------------------
+
+_STORE_KEYS = tuple(_STORE_FEATURE.get(name, name) for name in STYLE_FEATURES)
+
+
+def _features(side: Mapping[str, Any] | None) -> list | None:
+    """STYLE_FEATURES order; None stays None (numpy reads it as NaN, unknown: never 0)."""
+    return None if side is None else [side.get(key) for key in _STORE_KEYS]
+
+
+def shown_votes(rows: Iterable[Mapping[str, Any]]) -> list[ShownVote]:
+    """The rows as ``ShownVote`` records; an unnamed voter keeps the name ``""``."""
+    return [ShownVote(voter=r["voter"] or "", battle=r["battle_id"], left=r["left"], right=r["right"],
+                      winner=r["winner_shown"], left_features=_features(r["left_features"]),
+                      right_features=_features(r["right_features"]), kind=r["kind"] or "human")
+            for r in rows]
+
+
+def battle_winner(row: Mapping[str, Any]) -> str:
+    """The row's winner in the battle's own terms (model_a | model_b | tie | both_bad)."""
+    winner = _TO_BATTLE_TERMS.get(row["winner_shown"], row["winner_shown"])
+    if row["shown_swapped"] and winner in ("model_a", "model_b"):
+        winner = "model_b" if winner == "model_a" else "model_a"
+    return winner
+
+
+def battle_votes(rows: Iterable[Mapping[str, Any]]) -> list[BattleVote]:
+    """The rows as ``BattleVote`` records; each unnamed vote is its own anonymous voter."""
+    return [BattleVote(battle=r["battle_id"], voter=r["voter"] or f"\x00anonymous-{i}", winner=battle_winner(r))
+            for i, r in enumerate(rows)]
+
+
+def _humans(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in rows if (r["kind"] or "human") == "human"]
+
+
+# -- agreement ----------------------------------------------------------------------------------
+
+def agreement_of(rows: list[Mapping[str, Any]]) -> dict | None:
+    """The leaderboard's ``agreement`` object over the human votes in ``rows``; None when no
+    battle has two human votes. Ties and both_bad count as one category (see scoring.agreement)."""
+    summary = agreement_summary(battle_votes(_humans(rows)))
+    if not summary["battles_with_multiple_votes"]:
+        return None
+    return summary
+
+
+def agreement_json(store: Store, *, battle_ids: Iterable[str] | None = None) -> dict | None:
+    """``{battles_with_multiple_votes, vote_pairs, pairwise_agreement,
+    pairwise_agreement_without_ties, fleiss_kappa}`` of the human votes, or None when no
+    battle has two or more human votes."""
+    if not _some_battle_has_several_votes(store):
+        return None  # an imported log of a million single votes is not read a second time
+    return agreement_of(load_votes(store, battle_ids))
+
+
+def _some_battle_has_several_votes(store: Store) -> bool:
+    # A walk of the votes' primary-key index (battle_id first): a fraction of reading every vote.
+    return bool(store.conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM votes GROUP BY battle_id HAVING count(*) > 1)").fetchone()[0])
+
+
+# -- the voters report --------------------------------------------------------------------------
+
+def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
+                  *, voter: str | None = None) -> dict:
+    """``{"voters": [...], "humans": {...} | None, "agreement": [...]}`` (see voters_command).
+
+    Fingerprints share the style scale of all the votes; ``humans`` is every human vote pooled
+    (unnamed ones included) on that scale, to set beside a judge. ``agreement`` holds each pair
+    of named voters with a battle in common, and each judge against the pooled humans.
+    ``voter``: only that voter's entry and the pairs it is in; ConfigError when it has no votes."""
+    shown = shown_votes(rows)
+    named = [v for v in shown if v.voter]
+    if voter is not None and voter not in {v.voter for v in named}:
+        from tui.widgets.safe_text import printable
+
+        known = sorted({v.voter for v in named})
+        listed = ", ".join(printable(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+        raise ConfigError(f"no votes by voter {printable(voter)!r}"
+                          + (f" (voters: {listed})" if known else " (no named votes yet)"))
+    scale = style_scale(shown)
+    if voter is None:
+        entries = fingerprints(named, twins)
+    else:  # one style fit, not one per voter; on the same scale as fingerprints() uses
+        entries = [voter_fingerprint([v for v in named if v.voter == voter], twins, voter=voter, scale=scale)]
+    human_votes = [v for v in shown if v.kind == "human"]
+    humans = room_fingerprint(human_votes, twins, name=HUMANS, scale=scale) if human_votes else None
+    votes = [v for v in battle_votes(rows) if not v.voter.startswith("\x00")]
+    pairs = voter_pair_agreement(votes)
+    human_names = {v.voter for v in named if v.kind == "human"}
+    for judge in sorted({v.voter for v in named if v.kind == "judge"}):
+        pair = group_agreement(votes, judge, human_names, name=HUMANS)
+        if pair["battles"]:
+            pairs.append(pair)
+    if voter is not None:
+        pairs = [p for p in pairs if voter in (p["a"], p["b"])]
+    return {"voters": entries, "humans": humans, "agreement": pairs}
+
+
+def fingerprint_of(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
+                   voter: str) -> dict | None:
+    """``voter``'s fingerprint on the style scale of all ``rows``; None when it has no votes."""
+    shown = shown_votes(rows)
+    own = [v for v in shown if v.voter == voter]
+    if not own:
+        return None
+    return voter_fingerprint(own, twins, voter=voter, scale=style_scale(shown))
+
+
+# -- the board ----------------------------------------------------------------------------------
+
+def board_snapshot(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]]) -> dict:
+    """What the board shows, from the human votes in ``rows``:
+
+    ``{"votes", "battles", "leaderboard" (compute_leaderboard result, or None without votes),
+    "voters" ([{voter, votes}] most first), "agreement" (as agreement_of), "room" (pooled
+    fingerprint, or None)}``. Ratings count every vote, their intervals clustered by battle."""
+    import numpy as np
+
+    from scoring.battles_table import BattleTable
+    from scoring.leaderboard import compute_leaderboard
+
+    humans = _humans(rows)
+    shown = shown_votes(humans)
+    counts = Counter(v.voter for v in shown)
+    leaderboard = None
+    if shown:
+        unknown = [None] * len(STYLE_FEATURES)
+        left_f = np.array([v.left_features or unknown for v in shown], dtype=float)
+        right_f = np.array([v.right_features or unknown for v in shown], dtype=float)
+        table = BattleTable.from_records(
+            [v.left for v in shown], [v.right for v in shown],
+            [_TO_BATTLE_TERMS.get(v.winner, v.winner) for v in shown],
+            features_a=left_f, features_b=right_f, clusters=[v.battle for v in shown])
+        leaderboard = compute_leaderboard(table, method="bt", ci="sandwich", rounds=1, style_control=True)
+    return {
+        "votes": len(humans),
+        "battles": len({r["battle_id"] for r in humans}),
+        "leaderboard": leaderboard,
+        "voters": [{"voter": name, "votes": n} for name, n in
+                   sorted(counts.items(), key=lambda item: (-item[1], item[0]))],
+        "agreement": agreement_of(humans),
+        "room": room_fingerprint(shown, twins, name="room") if shown else None,
+    }
+
+
+def config_models(config_path: str | None) -> dict[str, ModelConfig]:
+    """The config's models, for :func:`twins_map` (none when no config file is found)."""
+    from battles.config import load_config
+
+    return dict(load_config(config_path).models)
