@@ -236,3 +236,39 @@ def test_a_bad_family_in_the_config_is_one_clear_error(bad):
         parse_config({"models": {"exp": {"provider": "ollama", "model": "m", "family": bad}}})
     message = str(caught.value)
     assert "'family'" in message and "exp" in message and "\n" not in message
+
+
+# -- the app -----------------------------------------------------------------------------------------
+
+
+async def test_the_app_leaderboard_marks_the_config_familys_best_and_shows_its_inflation(fake_provider, tmp_path):
+    import dataclasses
+
+    from battles.store import NewBattle, Store
+    from tests.app_harness import SIZE, lineup, make_app, wait_for
+    from tui.screens.leaderboard import LeaderboardScreen
+
+    config = lineup(fake_provider, "fake:tokens=5", "fake:tokens=6")
+    config = dataclasses.replace(config, models={name: dataclasses.replace(model, family="lab")
+                                                 for name, model in config.models.items()})
+    pairs = [("alpha-model", "rival", "model_a"), ("beta-model", "rival", "model_b"), ("alpha-model", "rival", "tie"),
+             ("beta-model", "rival", "tie"), ("alpha-model", "beta-model", "model_a"), ("rival", "beta-model", "tie")]
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        store.insert_battles(NewBattle(id=f"b{i}", model_a=a, model_b=b, winner=w, source="import",
+                                       created=f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00")
+                             for i, (a, b, w) in enumerate(pairs * 10))
+    app = make_app(config, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "l")
+        board = app.screen
+        assert isinstance(board, LeaderboardScreen)
+        await wait_for(pilot, lambda: board.result is not None and not board.computing, what="leaderboard")
+        (family,) = board.result.families
+        assert family.name == "lab" and set(family.members) == {"alpha-model", "beta-model"}
+        table = board.query_one("#lb-table")
+        cells = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        assert [c for c in cells if "★" in c] == [f"{family.raw.best} ★ best of 2 variants"]
+        summary = str(board.query_one("#lb-summary").render())
+        assert f"lab: {family.raw.best} is the best of 2 variants" in summary
+        assert "expected selection inflation: +" in summary and f"re-test {family.raw.best}" in summary
