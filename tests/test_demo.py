@@ -111,6 +111,12 @@ def test_the_demo_shows_the_maverick_family_with_the_luck_of_the_pick(demo):
     assert 0.5 < inflation < 10
     assert lo < sub["ci"][0] <= sub["rating"] <= sub["ci"][1] < hi
     assert f"re-test {SUBMITTED} on fresh battles" in section
+    # Meta's 27 private variants: sigma * E[max of 27] (1.96 sigma = the half-width of the plain interval)
+    private = int(re.search(r"best of Meta's 27 private variants, equally strong ones would lift it by \+(\d+) points",
+                            out)[1])
+    half_width = (sub["ci"][1] - sub["ci"][0]) / 2
+    assert private == pytest.approx(half_width / 1.96 * 2.0, abs=3)  # E[max of 27] = 1.97...
+    assert private > inflation
 
 
 @pytest.mark.slow

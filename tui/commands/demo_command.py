@@ -27,6 +27,7 @@ SUBMITTED = "llama-4-maverick-03-26-experimental"  # the chat-tuned variant on t
 RELEASED = "llama-4-maverick-17b-128e-instruct"  # the weights Meta released
 # both Mavericks are variants of one model: the board flags the better-rated one as a pick
 DEMO_FAMILIES = (("llama-4-maverick*", "maverick"),)
+PRIVATE_VARIANTS = 27  # Llama 4 variants Meta tested privately on LMArena before publishing one
 ATTRIBUTION = "Attribution: LMArena, arena-human-preference-140k, CC BY 4.0."
 NO_STYLE_LINE = ("These real votes come without the answers, so there are no style features and no "
                  "style control here; run `blindside simulate` to see style control at work.")
@@ -155,7 +156,17 @@ def maverick_lines(result: Leaderboard, table, *, rounds: int, seed: int) -> lis
         lines.append(f"  {what:9}  {name}: {where}, rank {m.rank} of {total}, {m.battles:,} battles")
     gap, lo, hi = rating_gap(table, SUBMITTED, RELEASED, rounds=rounds, seed=seed)
     lines.append(f"  gap: {gap:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}, bootstrap of {rounds} rounds)")
+    lines.append(f"  luck of the pick: had {SUBMITTED} been the best of Meta's {PRIVATE_VARIANTS} private variants, "
+                 f"equally strong ones would lift it by +{private_pick_inflation(rows[SUBMITTED]):.0f} points "
+                 "on average at its vote count (`blindside simulate --variants 27` shows it)")
     return lines
+
+
+def private_pick_inflation(entry: ModelRating) -> float:
+    """sigma * E[max of 27 standard normals], sigma the entry's standard error (from its 95% interval)."""
+    from scoring.families import expected_max, standard_error
+
+    return expected_max([standard_error(entry.rating, *entry.ci)] * PRIVATE_VARIANTS)
 
 
 def demo_text(store, *, rounds: int = 100, seed: int = 42) -> str:
