@@ -50,6 +50,7 @@ class ModelConfig:
     headers: tuple[tuple[str, str], ...] = ()
     treatment: str | None = None
     max_chars: int = DEFAULT_MAX_CHARS
+    family: str | None = None  # variants of one model share a family: the leaderboard flags the best pick
     # llama-cpp only
     model_path: str | None = None
     n_ctx: int | None = None
@@ -80,6 +81,11 @@ class Config:
     arena: ArenaConfig = field(default_factory=ArenaConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
     path: Path | None = None  # None: no file was found
+
+
+def config_families(config: Config) -> tuple[tuple[str, str], ...]:
+    """(leaderboard name, family) of each model of the lineup that declares a ``family``."""
+    return tuple((model.contestant, model.family) for model in config.models.values() if model.family)
 
 
 def user_config_path() -> Path:
@@ -171,6 +177,7 @@ def _parse_model(name: str, table: dict, where: str, arena: ArenaConfig) -> Mode
         aliases=tuple(fields.str_list("aliases")),
         headers=tuple(headers.items()),
         treatment=fields.choice("treatment", TREATMENTS),
+        family=fields.label("family"),
         max_chars=fields.integer("max_chars", default=arena.max_response_chars, minimum=1),
         model_path=model_path,
         n_ctx=fields.integer("n_ctx", minimum=1),
@@ -264,6 +271,16 @@ class _Fields:
         if minimum is not None and value < minimum:
             raise ConfigError(f"{self.where}, field {key!r}: must be at least {minimum}, got {value}.")
         return float(value)
+
+    def label(self, key: str) -> str | None:
+        """A short one-line name: not blank, no control characters, at most 100 characters."""
+        value = self.string(key)
+        if value is None:
+            return None
+        if not value.strip() or not value.isprintable() or len(value) > 100:
+            raise ConfigError(f"{self.where}, field {key!r}: {value[:100]!r} must be a non-blank name of at most "
+                              "100 printable characters (for example \"maverick\").")
+        return value
 
     def url(self, key: str) -> str | None:
         """An http(s) URL with a host and, if given, a port in 1-65535."""

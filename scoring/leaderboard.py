@@ -60,6 +60,26 @@ Rank = 1 + the number of models whose lower bound is above this model's upper
 bound (LMArena's rule), computed separately for the raw and the
 style-controlled board.
 
+Variant families (``families``, ``family_globs``; see :mod:`scoring.families`)
+    ``families``: (model name, family) pairs (the config's ``family = "NAME"``);
+    ``family_globs``: (fnmatch glob, family) pairs (``--family GLOB=NAME``), matched
+    case-sensitively on whole model names, taking precedence over ``families``. A glob that
+    matches no model of the counted battles is said once in ``notes`` (and in
+    ``family_warnings``); a model two families claim stays in the first, with a note.
+    ``families`` (JSON: top-level list) holds each family with a member on the board:
+    ``{"name", "members", "best", "best_of", "expected_selection_inflation",
+    "selection_adjusted_ci", "advice", "style_controlled"}``. ``best`` is the placed member
+    with the highest rating and ``best_of`` the number of placed members; both, the figures
+    and ``advice`` are null with fewer than two placed members (nothing was picked).
+    ``style_controlled`` is ``{"best", "best_of", "expected_selection_inflation",
+    "selection_adjusted_ci"}`` on the style-controlled board (its best member may differ), or
+    null. Each member's model entry has ``family``: ``{"name", "members", "best_of", "best":
+    bool, "expected_selection_inflation", "selection_adjusted_ci", "advice",
+    "style_controlled"}``, the figures and advice set on the best member only (null on the
+    others); ``style_controlled`` there is ``{"best_of", "best", "expected_selection_inflation",
+    "selection_adjusted_ci"}`` or null. Models in no family have ``"family": null``.
+    TrueSkill's mu +- 3 sigma is no 95% interval: its raw board gets no figures (a note says so).
+
 Anchor: ``anchor=(model, rating)`` shifts every rating and interval of a board
 by one constant so that ``model`` gets ``rating`` (its interval keeps its
 width; ranks are unchanged).  Applied to the raw board and, separately, to the
@@ -69,6 +89,7 @@ with a note.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -101,6 +122,8 @@ from .results import (
     METHODS,
     Anchor,
     Exclusions,
+    Family,
+    FamilySelection,
     Leaderboard,
     ModelRating,
     PairwiseMatrices,
@@ -274,6 +297,43 @@ def _style_board(table, ci, rounds, rng, anchor, notes, convention="fastchat"):
     }, design.n_missing
 
 
+def _family_selection(entries) -> FamilySelection | None:
+    from .families import best_of_family
+
+    best = best_of_family(entries)
+    if best is None:
+        return None
+    return FamilySelection(best.best, best.best_of, best.expected_inflation, best.adjusted_ci)
+
+
+def _families(rows: list[ModelRating], named, globs, ci_used: str, notes: list[str]):
+    """(families with a member on the board, warnings about globs matching no model)."""
+    if not named and not globs:
+        return (), ()
+    from .families import resolve_families
+
+    membership = resolve_families([r.model for r in rows], named, globs)
+    warnings = tuple(f"family glob {pattern!r} (family {name!r}) matches no model in the counted battles"
+                     for pattern, name in membership.unmatched_globs)
+    notes.extend(warnings)
+    for model, kept, ignored in membership.conflicts:
+        notes.append(f"{model!r} is declared in families {kept!r} and {ignored!r}; it counts in {kept!r}")
+    by_name = {r.model: r for r in rows}
+    found = []
+    for name, members in membership.members.items():
+        entries = [by_name[m] for m in members]
+        raw = None
+        if ci_used != "trueskill_3sigma":
+            raw = _family_selection([(e.model, e.rating, *e.ci) for e in entries if e.placed])
+        styled = _family_selection([(e.model, e.style_controlled.rating, *e.style_controlled.ci) for e in entries
+                                    if e.style_controlled is not None and not e.style_controlled.provisional])
+        found.append(Family(name, members, raw, styled))
+    if ci_used == "trueskill_3sigma" and any(sum(by_name[m].placed for m in f.members) > 1 for f in found):
+        notes.append("families: TrueSkill's mu +- 3 sigma is not a 95% interval, so the selection figures "
+                     "of the best variant are given for the style-controlled board only")
+    return tuple(found), warnings
+
+
 def _position_bias(table: BattleTable) -> PositionBias:
     bias = position_bias(table)
     adjusted = bias["adjusted_ci"]
@@ -301,6 +361,8 @@ def compute_leaderboard(
     draw_probability: float | None = None,
     matrices: bool = False,
     style_convention: str = "fastchat",
+    families=(),
+    family_globs=(),
 ) -> Leaderboard:
     """Leaderboard of the (already filtered) battles; see the module docstring.
 
@@ -308,6 +370,7 @@ def compute_leaderboard(
     into ``battles_excluded`` (``missing_style`` is added to by this call).
     ``matrices=True`` adds ``matrices`` (pairwise battle and win-rate tables).
     ``style_convention``: ``fastchat`` or ``arena-rank`` (see :mod:`scoring.bt`).
+    ``families``, ``family_globs``: variant families (see the module docstring).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -407,6 +470,10 @@ def compute_leaderboard(
             trueskill=extra[m],
         ))
     rows.sort(key=lambda r: (-r.rating, r.model))
+    found, family_warnings = _families(rows, families, family_globs, ci_used, notes)
+    if found:
+        family_of = {model: f for f in found for model in f.members}
+        rows = [dataclasses.replace(r, family=family_of.get(r.model)) for r in rows]
 
     battles_excluded = dict(excluded or {})
     battles_excluded["missing_style"] = int(battles_excluded.get("missing_style", 0)) + int(missing_style)
@@ -431,4 +498,6 @@ def compute_leaderboard(
         notes=tuple(notes),
         matrices=PairwiseMatrices.from_json(pairwise_matrices(table)) if matrices else None,
         style_convention=style_convention,
+        families=found,
+        family_warnings=family_warnings,
     )

@@ -39,6 +39,10 @@ class LeaderboardRequest:
     seed: int = 42
     matrices: bool = False
     style_convention: str = "fastchat"  # fastchat | arena-rank (see scoring.bt.style_convention_setup)
+    # variant families (see scoring.families): (model name, family) from the config's ``family``,
+    # and (fnmatch glob, family) from ``--family GLOB=NAME``
+    families: tuple[tuple[str, str], ...] = ()
+    family_globs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,70 @@ class TrueSkillFit:
 
 
 @dataclass(frozen=True)
+class FamilySelection:
+    """A family's best member on one board (raw or style-controlled) and what picking it is worth:
+    the expected selection inflation if the variants were equally strong, and an interval that
+    allows for having picked the maximum of ``best_of`` (see ``scoring.families``)."""
+
+    best: str
+    best_of: int  # the family's placed members on this board
+    expected_selection_inflation: float
+    selection_adjusted_ci: Interval
+
+    def to_json(self) -> dict[str, Any]:
+        return {"best": self.best, "best_of": self.best_of,
+                "expected_selection_inflation": self.expected_selection_inflation,
+                "selection_adjusted_ci": list(self.selection_adjusted_ci)}
+
+
+def retest_advice(model: str, best_of: int) -> str:
+    return (f"re-test {model} on fresh battles: its rating is the best of {best_of} variants, "
+            "so it carries the luck of the pick")
+
+
+@dataclass(frozen=True)
+class Family:
+    """Variants of one model on the board. ``raw`` (``style_controlled``) is None when fewer than
+    two members are placed on that board (or it has no 95% intervals): nothing was picked."""
+
+    name: str
+    members: tuple[str, ...]  # on the board, in board order
+    raw: FamilySelection | None = None
+    style_controlled: FamilySelection | None = None
+
+    @property
+    def advice(self) -> str | None:
+        return None if self.raw is None else retest_advice(self.raw.best, self.raw.best_of)
+
+    def to_json(self) -> dict[str, Any]:
+        raw = self.raw
+        return {"name": self.name, "members": list(self.members),
+                "best": None if raw is None else raw.best,
+                "best_of": None if raw is None else raw.best_of,
+                "expected_selection_inflation": None if raw is None else raw.expected_selection_inflation,
+                "selection_adjusted_ci": None if raw is None else list(raw.selection_adjusted_ci),
+                "advice": self.advice,
+                "style_controlled": None if self.style_controlled is None else self.style_controlled.to_json()}
+
+    def member_json(self, model: str) -> dict[str, Any]:
+        """The ``family`` object of one member's entry: the selection figures only on the best."""
+        raw, styled = self.raw, self.style_controlled
+        best = raw is not None and raw.best == model
+        out = {"name": self.name, "members": list(self.members),
+               "best_of": None if raw is None else raw.best_of, "best": best,
+               "expected_selection_inflation": raw.expected_selection_inflation if best else None,
+               "selection_adjusted_ci": list(raw.selection_adjusted_ci) if best else None,
+               "advice": self.advice if best else None, "style_controlled": None}
+        if styled is not None:
+            styled_best = styled.best == model
+            out["style_controlled"] = {
+                "best_of": styled.best_of, "best": styled_best,
+                "expected_selection_inflation": styled.expected_selection_inflation if styled_best else None,
+                "selection_adjusted_ci": list(styled.selection_adjusted_ci) if styled_best else None}
+        return out
+
+
+@dataclass(frozen=True)
 class ModelRating:
     model: str
     battles: int
@@ -80,6 +148,7 @@ class ModelRating:
     provisional: bool = False
     style_controlled: StyleRating | None = None
     trueskill: TrueSkillFit | None = None
+    family: Family | None = None  # the variant family the model belongs to, if any
 
     @property
     def placed(self) -> bool:
@@ -92,6 +161,7 @@ class ModelRating:
             "ci": [None, None] if self.ci is None else list(self.ci), "rank": self.rank,
             "provisional": self.provisional,
             "style_controlled": None if self.style_controlled is None else self.style_controlled.to_json(),
+            "family": None if self.family is None else self.family.member_json(self.model),
         }
         if self.trueskill is not None:
             out.update(mu=self.trueskill.mu, sigma=self.trueskill.sigma, conservative=self.trueskill.conservative)
@@ -211,6 +281,9 @@ class Leaderboard:
     notes: tuple[str, ...] = ()
     matrices: PairwiseMatrices | None = None
     style_convention: str = "fastchat"
+    families: tuple[Family, ...] = ()  # declared families with a member on the board
+    # the notes about family globs that matched no model (the CLI repeats them on stderr)
+    family_warnings: tuple[str, ...] = ()
     _by_name: dict[str, ModelRating] = field(default=None, init=False, repr=False, compare=False)
 
     def model(self, name: str) -> ModelRating | None:
@@ -240,6 +313,7 @@ class Leaderboard:
             else {name: c.to_json() for name, c in self.style_coefficients.items()},
             "position_bias": None if self.position_bias is None else self.position_bias.to_json(),
             "notes": list(self.notes),
+            "families": [f.to_json() for f in self.families],
         }
         if self.matrices is not None:
             out["matrices"] = self.matrices.to_json()

@@ -102,6 +102,49 @@ def test_malformed_anchor_is_refused_by_the_parser(tmp_path, bad, capsys):
     assert "MODEL=RATING" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("bad", ["foo", "=maverick", "llama*=", "llama*=two\nlines"])
+def test_a_malformed_family_is_one_line_and_exit_2(tmp_path, bad, capsys):
+    assert main(["leaderboard", "--db", str(tmp_path / "x.db"), "--family", "llama*=ok", "--family", bad]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.count("\n") == 1 and "GLOB=NAME" in captured.err
+    assert not (tmp_path / "x.db").exists()  # refused before anything was opened
+
+
+def test_family_from_the_command_line_and_from_the_config(tmp_path, capsys):
+    log = _vote_log(tmp_path / "votes.csv", [("lab-a", "rival", "model_a"), ("lab-b", "rival", "model_b"),
+                                             ("lab-a", "rival", "model_b"), ("lab-b", "rival", "tie"),
+                                             ("lab-a", "lab-b", "model_a"), ("rival", "lab-b", "model_b")] * 20)
+    db = tmp_path / "votes.db"
+    assert main(["import", str(log), "--db", str(db)]) == 0
+    capsys.readouterr()
+    base = ["leaderboard", "--db", str(db), "--ci", "sandwich", "--config", str(tmp_path / "none.toml")]
+    # a glob matching nothing is said once, on stderr and in the notes, never silently dropped
+    config = tmp_path / "blindside.toml"
+    config.write_text("", encoding="utf-8")
+    base[-1] = str(config)
+    assert main(base + ["--family", "lab-*=lab", "--family", "claude-*=claude"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("'claude-*'") == 1 and "matches no model" in captured.err
+    assert captured.out.count("'claude-*'") == 1
+    best_row = next(line for line in captured.out.splitlines() if line.split()[1:2] == ["lab-a"])
+    assert best_row.endswith("lab: best of 2 variants")
+    assert "lab: lab-a is the best of 2 variants" in captured.out
+    assert "re-test lab-a on fresh battles" in captured.out
+
+    out = _json_output(capsys, base + ["--json", "--family", "lab-*=lab", "--family", "claude-*=claude"])
+    assert [f["name"] for f in out["families"]] == ["lab"] and out["families"][0]["best"] == "lab-a"
+    entry = {m["model"]: m["family"] for m in out["models"]}
+    assert entry["lab-a"]["best"] is True and entry["lab-b"]["best"] is False and entry["rival"] is None
+    assert capsys.readouterr().err == ""  # --json: the note is in the JSON only
+
+    # the config's family = "NAME" on models, by their leaderboard name
+    config.write_text('[models.lab-a]\nprovider = "ollama"\nmodel = "a"\nfamily = "lab"\n'
+                      '[models.lab-b]\nprovider = "ollama"\nmodel = "b"\nfamily = "lab"\n', encoding="utf-8")
+    out = _json_output(capsys, base + ["--json"])
+    assert out["families"][0]["members"] == ["lab-a", "lab-b"] and out["families"][0]["best_of"] == 2
+
+
 def _live_battle(store: Store, a: str, b: str, *, status: str = "complete", leak: bool = False,
                  category: str | None = None) -> str:
     battle_id = store.begin_battle(model_a=a, model_b=b, prompt="q", category=category)

@@ -96,6 +96,30 @@ def test_the_leaderboard_marks_both_maverick_rows_and_gives_the_gap(demo):
 
 
 @pytest.mark.slow
+def test_the_demo_shows_the_maverick_family_with_the_luck_of_the_pick(demo):
+    _db, _code, out, _err = demo
+    rows = {line.split()[1]: line for line in out.splitlines()
+            if line.split()[:1] != [] and line.split()[0].isdigit() and line.split()[1] in (SUBMITTED, RELEASED)}
+    assert "maverick: best of 2 variants" in rows[SUBMITTED]
+    assert "best of" not in rows[RELEASED] and "maverick" in rows[RELEASED].split(RELEASED, 1)[1]
+    section = out.split("Variant families", 1)[1].split("\n\n", 1)[0]
+    assert f"maverick: {SUBMITTED} is the best of 2 variants" in section
+    inflation = float(re.search(r"expected selection inflation: \+([\d.]+) points", section)[1])
+    lo, hi = (int(v) for v in re.search(r"interval allowing for the pick: \[(\d+), (\d+)\]", section).groups())
+    sub = comparison(out)["submitted"]
+    # ~5,800 and ~5,300 votes: a few points of luck, an interval a little wider than the plain one
+    assert 0.5 < inflation < 10
+    assert lo < sub["ci"][0] <= sub["rating"] <= sub["ci"][1] < hi
+    assert f"re-test {SUBMITTED} on fresh battles" in section
+    # Meta's 27 private variants: sigma * E[max of 27] (1.96 sigma = the half-width of the plain interval)
+    private = int(re.search(r"best of Meta's 27 private variants, equally strong ones would lift it by \+(\d+) points",
+                            out)[1])
+    half_width = (sub["ci"][1] - sub["ci"][0]) / 2
+    assert private == pytest.approx(half_width / 1.96 * 2.0, abs=3)  # E[max of 27] = 1.97...
+    assert private > inflation
+
+
+@pytest.mark.slow
 def test_the_demo_says_there_is_no_style_control_here_and_credits_lmarena(demo):
     _db, _code, out, _err = demo
     assert NO_STYLE_LINE in out and "blindside simulate" in NO_STYLE_LINE
@@ -135,9 +159,11 @@ async def test_the_app_opens_on_the_leaderboard_with_the_maverick_comparison(dem
                     if table.row_count and app._notifications:
                         break
             assert isinstance(app.screen, LeaderboardScreen)
-            names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+            names = [str(table.get_row_at(i)[1]).split(" ★ ")[0] for i in range(table.row_count)]
             assert SUBMITTED in names and RELEASED in names
             assert names.index(SUBMITTED) < names.index(RELEASED)
+            cells = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+            assert [c for c in cells if "best of" in c] == [f"{SUBMITTED} ★ best of 2 variants"]
             messages = [n.message for n in app._notifications]
             assert any("gap:" in m and SUBMITTED in m for m in messages)
 

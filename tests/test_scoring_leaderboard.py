@@ -17,9 +17,10 @@ from tui.leaderboard_text import render_leaderboard, render_matrices, render_sim
 # results became typed; scripts read it, so it only ever grows.
 TOP_KEYS = ["method", "ci", "rounds", "seed", "anchor", "battles_used", "style_control", "style_convention",
             "style_battles_used",
-            "battles_excluded", "models", "style_coefficients", "position_bias", "notes"]
+            "battles_excluded", "models", "style_coefficients", "position_bias", "notes",
+            "families"]  # variant families (issue 14): added at the end, on purpose
 MODEL_KEYS = ["model", "battles", "wins", "losses", "ties", "both_bad", "win_rate", "rating", "ci", "rank",
-              "provisional", "style_controlled"]
+              "provisional", "style_controlled", "family"]  # "family" (issue 14): null outside a family
 STYLE_KEYS = ["rating", "ci", "rank", "rank_shift", "provisional"]
 COEFFICIENT_KEYS = ["log_odds_per_sd", "ci", "odds_ratio", "sd_of_ratio", "constant"]
 BIAS_KEYS = ["left_win_rate", "ci", "left_wins", "decisive_battles", "adjusted_log_odds", "adjusted_ci"]

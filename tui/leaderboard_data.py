@@ -57,6 +57,8 @@ def load_leaderboard(store: Store, request: LeaderboardRequest) -> Leaderboard:
         excluded=excluded,
         matrices=request.matrices,
         style_convention=request.style_convention,
+        families=request.families,
+        family_globs=request.family_globs,
     )
 
 

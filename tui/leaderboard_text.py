@@ -12,9 +12,12 @@ from __future__ import annotations
 from scoring.results import Leaderboard, PairwiseMatrices
 from tui.rating_format import (
     COEFFICIENTS_HEADING,
+    FAMILIES_HEADING,
     NONE,
     coefficient_line,
     exclusions_text,
+    family_cell,
+    family_lines,
     interval_method,
     interval_text,
     is_placed,
@@ -58,8 +61,9 @@ _CONVENTION_WORDS = {
 
 def render_leaderboard(board: Leaderboard) -> str:
     """Rank, model, battles, win rate, rating [interval], style-controlled
-    rating [interval], rank and shift; then style coefficients in words,
-    position bias and exclusions."""
+    rating [interval], rank and shift (and the variant family, when families are
+    declared); then the families' best picks, style coefficients in words, position bias
+    and exclusions."""
     ts = board.method == "trueskill"
     out = [f"Leaderboard: {method_name(board.method)}, {interval_method(board.ci, board.rounds)}, "
            f"{board.battles_used:,} battles"]
@@ -71,6 +75,9 @@ def render_leaderboard(board: Leaderboard) -> str:
     if has_style:
         headers += ["Style-ctrl", "95% CI", "Rank", "Shift"]
         align += "rlrl"
+    if board.families:
+        headers.append("Family")
+        align += "l"
     rows = []
     any_unplaced = False
     for m in board.models:
@@ -84,6 +91,8 @@ def render_leaderboard(board: Leaderboard) -> str:
                 row += [rating_text(sc), interval_text(sc), str(sc.rank), shift_text(sc.rank_shift)]
             else:
                 row += [NONE, "", "", ""]
+        if board.families:
+            row.append(family_cell(m))
         rows.append(row)
     if rows:
         out.extend(_table(headers, rows, align))
@@ -93,6 +102,11 @@ def render_leaderboard(board: Leaderboard) -> str:
         out.append("Shift: raw rank minus style-controlled rank (↑ = ranks higher once style is controlled).")
     if any_unplaced:
         out.append(UNPLACED_LEGEND)
+    if board.families:
+        out.append("")
+        out.append(FAMILIES_HEADING)
+        for family in board.families:
+            out.extend("  " + line for line in family_lines(family, ts))
 
     coefs = board.style_coefficients
     if coefs:

@@ -15,7 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from scoring.results import ModelRating, PositionBias, StyleCoefficient, StyleRating, describe_style_coefficient
+from scoring.results import (
+    Family,
+    FamilySelection,
+    ModelRating,
+    PositionBias,
+    StyleCoefficient,
+    StyleRating,
+    describe_style_coefficient,
+)
 from tui.widgets.safe_text import printable
 
 NONE = "–"
@@ -160,3 +168,57 @@ def exclusions_text(excluded: Mapping[str, int], *, skip_zero: bool = False) -> 
     """'error 2, identity leak 1, ...' (every reason, or only those with battles)."""
     return ", ".join(f"{EXCLUSION_NAMES.get(key, key.replace('_', ' '))} {count:,}"
                      for key, count in excluded.items() if count or not skip_zero)
+
+
+FAMILIES_HEADING = "Variant families (the best-rated of k variants is lifted by the luck of the pick):"
+
+
+def best_of_text(best_of: int) -> str:
+    return f"best of {best_of} variants"
+
+
+def family_cell(entry: ModelRating) -> str:
+    """'maverick: best of 2 variants' on a family's best member, 'maverick' on the others."""
+    family = entry.family
+    if family is None:
+        return ""
+    name = model_name(family.name, 24)
+    if family.raw is not None and family.raw.best == entry.model:
+        return f"{name}: {best_of_text(family.raw.best_of)}"
+    return name
+
+
+def is_best_of_family(entry: ModelRating) -> bool:
+    return entry.family is not None and entry.family.raw is not None and entry.family.raw.best == entry.model
+
+
+def _selection_lines(pick: FamilySelection, board: str, digits: int) -> list[str]:
+    lo, hi = pick.selection_adjusted_ci
+    k = pick.best_of
+    return [
+        f"{board}expected selection inflation: +{number(pick.expected_selection_inflation, 1)} points "
+        f"at these vote counts (if the {k} variants are equally strong)",
+        f"{board}interval allowing for the pick: [{number(lo, digits)}, {number(hi, digits)}] "
+        f"(95% simultaneous over the {k} variants, Šidák)",
+    ]
+
+
+def family_lines(family: Family, trueskill: bool = False) -> list[str]:
+    """The family's best member, the inflation, the widened interval and the advice, in words."""
+    members = ", ".join(model_name(m) for m in family.members)
+    name = model_name(family.name)
+    raw, styled = family.raw, family.style_controlled
+    if raw is None and styled is None:
+        return [f"{name}: {members} (fewer than two placed variants on the board: nothing picked)"]
+    lines = []
+    if raw is not None:
+        lines.append(f"{name}: {model_name(raw.best)} is the {best_of_text(raw.best_of)} ({members})")
+        lines += ["  " + line for line in _selection_lines(raw, "", _digits(trueskill))]
+    else:
+        lines.append(f"{name}: {members}")
+    if styled is not None:
+        lines.append(f"  style-controlled: {model_name(styled.best)} is the {best_of_text(styled.best_of)}")
+        lines += ["  " + line for line in _selection_lines(styled, "style-controlled ", 0)]
+    best = raw or styled
+    lines.append(f"  advice: re-test {model_name(best.best)} on fresh battles before trusting its rating")
+    return lines

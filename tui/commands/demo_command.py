@@ -7,6 +7,8 @@ database" means it is fully loaded and a second run skips the import.
 
 Then the leaderboard: in the app when a terminal is attached, else (or with ``--no-open``) as
 text, with the two Maverick rows marked and the gap between them with its bootstrap interval.
+The two Mavericks form one variant family (``--family 'llama-4-maverick*=maverick'``): the
+better-rated one is flagged as the best of 2 variants, with its expected selection inflation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ DATA_FILE = "arena-human-preference-140k-votes.csv.gz"
 DEMO_DB_NAME = "arena-2025.db"
 SUBMITTED = "llama-4-maverick-03-26-experimental"  # the chat-tuned variant on the leaderboard
 RELEASED = "llama-4-maverick-17b-128e-instruct"  # the weights Meta released
+# both Mavericks are variants of one model: the board flags the better-rated one as a pick
+DEMO_FAMILIES = (("llama-4-maverick*", "maverick"),)
+PRIVATE_VARIANTS = 27  # Llama 4 variants Meta tested privately on LMArena before publishing one
 ATTRIBUTION = "Attribution: LMArena, arena-human-preference-140k, CC BY 4.0."
 NO_STYLE_LINE = ("These real votes come without the answers, so there are no style features and no "
                  "style control here; run `blindside simulate` to see style control at work.")
@@ -131,7 +136,8 @@ def demo_board(store, *, rounds: int = 100, seed: int = 42):
     from tui.leaderboard_data import LeaderboardRequest, load_table
 
     table, excluded = load_table(store, LeaderboardRequest(rounds=rounds, seed=seed, style_control=False))
-    result = compute_leaderboard(table, rounds=rounds, seed=seed, style_control=False, excluded=excluded)
+    result = compute_leaderboard(table, rounds=rounds, seed=seed, style_control=False, excluded=excluded,
+                                 family_globs=DEMO_FAMILIES)
     return result, table
 
 
@@ -150,7 +156,17 @@ def maverick_lines(result: Leaderboard, table, *, rounds: int, seed: int) -> lis
         lines.append(f"  {what:9}  {name}: {where}, rank {m.rank} of {total}, {m.battles:,} battles")
     gap, lo, hi = rating_gap(table, SUBMITTED, RELEASED, rounds=rounds, seed=seed)
     lines.append(f"  gap: {gap:+.0f} points (95% interval {lo:+.0f} to {hi:+.0f}, bootstrap of {rounds} rounds)")
+    lines.append(f"  luck of the pick: had {SUBMITTED} been the best of Meta's {PRIVATE_VARIANTS} private variants, "
+                 f"equally strong ones would lift it by +{private_pick_inflation(rows[SUBMITTED]):.0f} points "
+                 "on average at its vote count (`blindside simulate --variants 27` shows it)")
     return lines
+
+
+def private_pick_inflation(entry: ModelRating) -> float:
+    """sigma * E[max of 27 standard normals], sigma the entry's standard error (from its 95% interval)."""
+    from scoring.families import expected_max, standard_error
+
+    return expected_max([standard_error(entry.rating, *entry.ci)] * PRIVATE_VARIANTS)
 
 
 def demo_text(store, *, rounds: int = 100, seed: int = 42) -> str:
@@ -167,9 +183,11 @@ def demo_text(store, *, rounds: int = 100, seed: int = 42) -> str:
 def _mark_rows(board: str) -> str:
     marks = {SUBMITTED: "  <- submitted to the leaderboard", RELEASED: "  <- the released weights"}
     out = []
+    in_table = True  # the table ends at the first blank line; the family lines below name the models too
     for line in board.splitlines():
+        in_table = in_table and bool(line.strip())
         words = line.split()
-        name = next((n for n in marks if n in words), None)
+        name = next((n for n in marks if n in words), None) if in_table else None
         out.append(line + marks[name] if name else line)
     return "\n".join(out)
 
@@ -195,7 +213,7 @@ def make_demo_app(store, *, rounds: int = 100, seed: int = 42):
 
         def on_mount(self, event) -> None:
             event.prevent_default()  # not the battle (or setup) screen of the app's own on_mount
-            self.push_screen(LeaderboardScreen())
+            self.push_screen(LeaderboardScreen(family_globs=DEMO_FAMILIES))
             self.compare_mavericks()
 
         @work(thread=True, exclusive=True, group="demo")

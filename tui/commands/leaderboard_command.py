@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from battles.errors import ConfigError
 
@@ -38,19 +39,27 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
                              "(mean loss, pair weights, penalty on the coefficients only)")
     parser.add_argument("--matrices", action="store_true",
                         help="add the pairwise win-rate and battle-count matrices")
+    parser.add_argument("--family", dest="families", action="append", default=[], metavar="GLOB=NAME",
+                        help="models whose names match GLOB (fnmatch: *, ?, [...]) are variants of family "
+                             "NAME; its best-rated member is flagged with the luck of that pick. Repeatable; "
+                             "adds to the config's family = \"NAME\" (for example "
+                             "--family 'llama-4-maverick*=maverick')")
 
 
 def run(args: argparse.Namespace) -> int:
+    from battles.config import config_families, load_config
     from battles.store import open_store
     from tui.leaderboard_data import LeaderboardRequest, load_leaderboard
     from tui.leaderboard_text import render_leaderboard
     from tui.rating_format import model_name
 
+    family_globs = tuple(family_spec(text) for text in args.families)
+    families = config_families(load_config(getattr(args, "config", None)))
     request = LeaderboardRequest(
         method=args.method, ci=args.ci, rounds=args.rounds, style_control=args.style_control,
         anchor=args.anchor, category=args.category, voter=args.voter,
         include_leaks=args.include_leaks, seed=args.seed, matrices=args.matrices,
-        style_convention=args.style_convention)
+        style_convention=args.style_convention, families=families, family_globs=family_globs)
     with open_store(getattr(args, "db", None)) as store:
         board = load_leaderboard(store, request)
         if args.json:
@@ -63,8 +72,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**board.to_json(), "agreement": agreement}, indent=2))
     else:
+        for warning in board.family_warnings:
+            print(f"blindside: {model_name(warning, width=None)}", file=sys.stderr)
         print(render_leaderboard(board))
     return 0
+
+
+def family_spec(text: str) -> tuple[str, str]:
+    """'GLOB=NAME' -> (glob, name); a usage error (one line, exit 2) otherwise."""
+    glob, sep, name = text.rpartition("=")
+    if not sep or not glob.strip() or not name.strip() or not name.isprintable():
+        from tui.rating_format import model_name
+
+        raise ConfigError(f"--family {model_name(text)!r} is not GLOB=NAME "
+                          "(for example --family 'llama-4-maverick*=maverick').")
+    return glob, name
 
 
 def _positive_int(text: str) -> int:

@@ -21,16 +21,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
+from battles.config import config_families
 from battles.store import Store
 from scoring.results import Leaderboard, LeaderboardRequest, ModelRating, PairwiseMatrices, StyleRating
 from tui.rating_format import (
     COEFFICIENTS_HEADING,
+    FAMILIES_HEADING,
     METHOD_NAMES,
     NONE,
     STYLE_STANDS_FOR,
+    best_of_text,
     coefficient_line,
     exclusions_text,
+    family_lines,
     interval_text,
+    is_best_of_family,
     is_placed,
     model_name,
     position_bias_lines,
@@ -74,6 +79,14 @@ def shift_cell(shift: int | None) -> Text:
     return Text(text, style=_SHIFT_STYLES.get(text[0], "dim"))
 
 
+def model_cell(entry: ModelRating) -> Text:
+    """The name; a family's best-rated member is marked 'best of k variants' (see the summary)."""
+    text = Text(model_name(entry.model))
+    if is_best_of_family(entry):
+        text.append(f" ★ {best_of_text(entry.family.raw.best_of)}", style="bold yellow")
+    return text
+
+
 def table_rows(board: Leaderboard) -> list[tuple]:
     ts = board.method == "trueskill"
     rows = []
@@ -81,7 +94,7 @@ def table_rows(board: Leaderboard) -> list[tuple]:
         styled = entry.style_controlled
         rows.append((
             Text(str(entry.rank), justify="right"),
-            Text(model_name(entry.model)),
+            model_cell(entry),
             Text(str(entry.battles), justify="right"),
             Text(win_rate_text(entry.win_rate), justify="right"),
             rating_cell(entry, ts),
@@ -95,8 +108,13 @@ def table_rows(board: Leaderboard) -> list[tuple]:
 
 
 def summary_text(board: Leaderboard) -> Text:
-    """Style coefficients, position bias and what was left out, as plain text."""
+    """Variant families, style coefficients, position bias and what was left out, as plain text."""
     text = Text()
+    if board.families:
+        text.append(FAMILIES_HEADING + "\n", style="bold")
+        for family in board.families:
+            for line in family_lines(family, board.method == "trueskill"):
+                text.append("  " + line + "\n")
     coefficients = board.style_coefficients
     if coefficients:
         text.append(COEFFICIENTS_HEADING.split(" (", 1)[0] + " ", style="bold")
@@ -144,10 +162,13 @@ class LeaderboardScreen(Screen):
         Binding("r", "recompute", "Recompute"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, family_globs: tuple[tuple[str, str], ...] = ()) -> None:
+        """``family_globs``: (glob, family) pairs, as ``--family GLOB=NAME``; the config's
+        ``family`` fields are added on mount."""
         super().__init__()
         # the rating math (numpy) is imported in the worker thread
-        self.request = LeaderboardRequest(method="bt", ci="bootstrap", rounds=BOOTSTRAP_ROUNDS, matrices=True)
+        self.request = LeaderboardRequest(method="bt", ci="bootstrap", rounds=BOOTSTRAP_ROUNDS, matrices=True,
+                                          family_globs=tuple(family_globs))
         self.result: Leaderboard | None = None
         self.computing = False
         self.showing_matrices = False
@@ -179,6 +200,7 @@ class LeaderboardScreen(Screen):
         for column in COLUMNS:
             table.add_column(column, key=column)
         self.query_one("#lb-matrices").display = False
+        self.request = dataclasses.replace(self.request, families=config_families(self.app.config))
         self.app.ratings_changed.subscribe(self, lambda _update: self.recompute())
         self.recompute()
 
