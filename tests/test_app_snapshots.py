@@ -25,6 +25,9 @@ def battle_app(fake, tmp_path):
 
 
 async def ask(pilot) -> None:
+    # Send once the models are ready: a prompt sent during start-up shows a "starting up"
+    # notice, which the first app test of a run (a cold start) would catch in the picture.
+    await wait_for(pilot, lambda: pilot.app.arena is not None, what="the models to be ready")
     await send_prompt(pilot, "Why is the sky blue?")
     await wait_phase(pilot, "ready")
     await pilot.pause()
