@@ -34,7 +34,8 @@ class LeaderboardRequest:
     style_control: bool = True
     anchor: tuple[str, float] | None = None
     category: str | None = None
-    voter: str | None = None
+    voter: str | None = None  # only this voter's votes, whatever their kind (judge:NAME for a judge)
+    judges: bool = False  # without a voter: every judge's votes beside the humans'
     include_leaks: bool = False
     seed: int = 42
     matrices: bool = False
@@ -43,6 +44,21 @@ class LeaderboardRequest:
     # and (fnmatch glob, family) from ``--family GLOB=NAME``
     families: tuple[tuple[str, str], ...] = ()
     family_globs: tuple[tuple[str, str], ...] = ()
+
+
+    @property
+    def vote_kinds(self) -> tuple[str, ...] | None:
+        """The kinds of vote rated: humans only by default; None (any) for one named voter."""
+        if self.voter:
+            return None
+        return ("human", "judge") if self.judges else ("human",)
+
+    @property
+    def votes_rated(self) -> str:
+        """Which votes are rated, in words: ``humans``, ``humans and judges`` or the voter's name."""
+        if self.voter:
+            return self.voter
+        return "humans and judges" if self.judges else "humans"
 
 
 @dataclass(frozen=True)

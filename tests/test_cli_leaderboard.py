@@ -192,6 +192,46 @@ def test_category_and_voter_filters(tmp_path, capsys):
     assert {m["model"] for m in bob["models"]} == {"m1", "m3"}
 
 
+# What ``blindside leaderboard --json`` adds to the board's own keys (tests/test_scoring_leaderboard.py
+# TOP_KEYS), in order: which votes were rated (issue 13), then the human agreement.
+CLI_KEYS = ["votes_rated", "agreement"]
+
+
+def test_humans_by_default_a_judge_by_name_and_judges_beside_humans(tmp_path, capsys):
+    # Humans prefer m1 on every battle; the judge prefers m2 on every battle.
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        for _ in range(4):
+            battle = _live_battle(store, "m1", "m2")
+            store.record_vote(battle, "model_a", "alice")
+            store.record_vote(battle, "model_b", "judge:mini", kind="judge")
+    base = ["leaderboard", "--db", str(db), "--json", "--ci", "sandwich"]
+
+    humans = _json_output(capsys, base)
+    assert list(humans)[-len(CLI_KEYS):] == CLI_KEYS and humans["votes_rated"] == "humans"
+    m1 = next(m for m in humans["models"] if m["model"] == "m1")
+    assert (humans["battles_used"], m1["wins"], m1["losses"]) == (4, 4, 0)
+
+    judge = _json_output(capsys, [*base, "--voter", "judge:mini"])
+    m1 = next(m for m in judge["models"] if m["model"] == "m1")
+    assert judge["votes_rated"] == "judge:mini" and (judge["battles_used"], m1["wins"], m1["losses"]) == (4, 0, 4)
+
+    both = _json_output(capsys, [*base, "--judges"])
+    m1 = next(m for m in both["models"] if m["model"] == "m1")
+    assert both["votes_rated"] == "humans and judges" and (m1["wins"], m1["losses"]) == (4, 4)
+
+    assert main(["leaderboard", "--db", str(db), "--judges", "--ci", "sandwich"]) == 0
+    assert "Votes rated: humans' and every judge's" in capsys.readouterr().out
+    assert main(["leaderboard", "--db", str(db), "--ci", "sandwich"]) == 0
+    assert "Votes rated: humans' only" in capsys.readouterr().out
+
+
+def test_voter_and_judges_together_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["leaderboard", "--db", str(tmp_path / "v.db"), "--judges", "--voter", "alice"])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
 def test_leaderboard_on_real_votes_shows_the_maverick_gap(tmp_path, capsys, real_votes_rows):
     db = tmp_path / "arena.db"
     with Store(db) as store:

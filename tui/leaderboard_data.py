@@ -28,7 +28,7 @@ def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, 
     from scoring.battles_table import STYLE_FEATURES, BattleTable
 
     columns = tuple(STORE_COLUMN_FOR_FEATURE.get(name, name) for name in STYLE_FEATURES)
-    rows, excluded = store.scoring_rows(category=request.category, voter=request.voter,
+    rows, excluded = store.scoring_rows(category=request.category, voter=request.voter, kind=request.vote_kinds,
                                         include_leaks=request.include_leaks, features=columns)
     k = len(columns)
     if not rows:

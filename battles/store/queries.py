@@ -41,6 +41,12 @@ def _swap(swapped: str, plain: str) -> str:
     return f"CASE WHEN v.shown_swapped THEN {swapped} ELSE {plain} END"
 
 
+def _kind_filter(kind: str | tuple[str, ...]) -> tuple[str, list[str]]:
+    """SQL and parameters keeping the votes of ``kind`` (one kind, or any of several)."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    return f"v.kind IN ({', '.join('?' * len(kinds))})", kinds
+
+
 _LEFT_MODEL = _swap("b.model_b", "b.model_a")
 _RIGHT_MODEL = _swap("b.model_a", "b.model_b")
 _SHOWN_BATTLE_WINNER = _swap(
@@ -121,7 +127,8 @@ class Queries:
             f"WHERE {_COUNTED} AND b.identity_leak = 0 AND v.kind = 'human' "
             "ORDER BY v.created, b.rowid, v.rowid").fetchall()
 
-    def scoring_rows(self, *, category: str | None = None, voter: str | None = None, kind: str | None = "human",
+    def scoring_rows(self, *, category: str | None = None, voter: str | None = None,
+                     kind: str | tuple[str, ...] | None = "human",
                      include_leaks: bool = False,
                      features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold"),
                      ) -> tuple[list[tuple], dict[str, int]]:
@@ -131,7 +138,7 @@ class Queries:
         votes of one battle share it, so intervals can resample whole battles.
 
         Filters: ``category``, ``voter``, ``kind`` (``human`` by default, so judges do not
-        count in human ratings; None: every kind). Also returns how many battles were left
+        count in human ratings; a tuple: any of these kinds; None: every kind). Also returns how many battles were left
         out and why (these counts ignore the voter filter): ``error``, ``identity_leak``,
         ``unvoted`` (no vote of this kind), and ``self_battle``: a model against itself
         says nothing about any model, so such a battle is kept but never rated."""
@@ -145,8 +152,9 @@ class Queries:
             where.append("v.voter = ?")
             params.append(voter)
         if kind:
-            where.append("v.kind = ?")
-            params.append(kind)
+            kind_sql, kind_params = _kind_filter(kind)
+            where.append(kind_sql)
+            params.extend(kind_params)
         columns = [_LEFT_MODEL, _RIGHT_MODEL, _SHOWN_BATTLE_WINNER]
         columns += [_swap(f"b.b_{f}", f"b.a_{f}") for f in features]
         columns += [_swap(f"b.a_{f}", f"b.b_{f}") for f in features]
@@ -157,7 +165,7 @@ class Queries:
         voted_counted = None if voter else len({row[-1] for row in rows})
         return rows, self._exclusions(category, kind, include_leaks, voted_counted)
 
-    def _exclusions(self, category: str | None, kind: str | None, include_leaks: bool,
+    def _exclusions(self, category: str | None, kind: str | tuple[str, ...] | None, include_leaks: bool,
                     voted_counted: int | None) -> dict[str, int]:
         """The battles left out, by reason. ``voted_counted``: how many of the battles the
         rows count have a vote (None: not known), so that only the few leaked and
@@ -171,11 +179,12 @@ class Queries:
         else:  # the battles the rows leave out
             scope = "b.status = 'complete' AND (b.model_a = b.model_b" + (
                 ")" if include_leaks else " OR b.identity_leak = 1)")
-        voted = "EXISTS (SELECT 1 FROM votes v WHERE v.battle_id = b.id" + (" AND v.kind = ?" if kind else "") + ")"
+        kind_sql, kind_params = _kind_filter(kind) if kind else ("", [])
+        voted = "EXISTS (SELECT 1 FROM votes v WHERE v.battle_id = b.id" + (f" AND {kind_sql}" if kind else "") + ")"
         leaked, self_battles, others = self.conn.execute(
             "SELECT sum(identity_leak = 1 AND model_a != model_b), sum(model_a = model_b), "
             f"sum(identity_leak = 0 AND model_a != model_b) FROM battles b WHERE {scope}{in_category} AND {voted}",
-            [*category_params, *([kind] if kind else [])]).fetchone()
+            [*category_params, *kind_params]).fetchone()
         leaked, self_battles, others = leaked or 0, self_battles or 0, others or 0
         if voted_counted is None:
             voted_complete = leaked + self_battles + others

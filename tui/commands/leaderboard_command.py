@@ -30,7 +30,12 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--anchor", metavar="MODEL=RATING", type=_anchor,
                         help="shift the scale so MODEL has RATING")
     parser.add_argument("--category", metavar="C", help="only battles of this prompt category")
-    parser.add_argument("--voter", metavar="V", help="only this voter's votes")
+    whose = parser.add_mutually_exclusive_group()
+    whose.add_argument("--voter", metavar="NAME",
+                       help="only this voter's votes, a judge's too (--voter judge:NAME); "
+                            "by default only human votes are rated")
+    whose.add_argument("--judges", action="store_true",
+                       help="rate every judge's votes (blindside judge) beside the humans'")
     parser.add_argument("--include-leaks", action="store_true",
                         help="count battles flagged for an identity leak too")
     parser.add_argument("--seed", type=int, default=42, help="bootstrap seed (default: 42)")
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     families = config_families(load_config(getattr(args, "config", None)))
     request = LeaderboardRequest(
         method=args.method, ci=args.ci, rounds=args.rounds, style_control=args.style_control,
-        anchor=args.anchor, category=args.category, voter=args.voter,
+        anchor=args.anchor, category=args.category, voter=args.voter, judges=args.judges,
         include_leaks=args.include_leaks, seed=args.seed, matrices=args.matrices,
         style_convention=args.style_convention, families=families, family_globs=family_globs)
     with open_store(getattr(args, "db", None)) as store:
@@ -70,12 +75,22 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--anchor names {model_name(args.anchor[0])!r}, which has no counted battles. "
                           "Use a model name from the leaderboard.")
     if args.json:
-        print(json.dumps({**board.to_json(), "agreement": agreement}, indent=2))
+        print(json.dumps({**board.to_json(), "votes_rated": request.votes_rated, "agreement": agreement}, indent=2))
     else:
         for warning in board.family_warnings:
             print(f"blindside: {model_name(warning, width=None)}", file=sys.stderr)
         print(render_leaderboard(board))
+        print(f"Votes rated: {votes_rated_text(request)}")
     return 0
+
+
+def votes_rated_text(request) -> str:
+    """Which votes the board rates, for a person (the JSON's ``votes_rated``, in a sentence)."""
+    from tui.rating_format import model_name
+
+    if request.voter:
+        return f"only {model_name(request.voter, width=None)}'s"
+    return "humans' and every judge's (--judges)" if request.judges else "humans' only (judges: --judges or --voter judge:NAME)"
 
 
 def family_spec(text: str) -> tuple[str, str]:
