@@ -288,14 +288,68 @@ def room_fingerprint(
     return voter_fingerprint(votes, twins, voter=name, scale=scale, min_style_votes=min_style_votes)
 
 
+def _estimate(coef: Mapping | None) -> dict | None:
+    if not coef or coef.get("log_odds_per_sd") is None:
+        return None
+    return {"log_odds_per_sd": coef["log_odds_per_sd"], "ci": list(coef["ci"])}
+
+
+def length_bias_difference(judge: Mapping | None, humans: Mapping | None) -> dict | None:
+    """Is the judge's preference for the longer answer larger than the humans'?
+
+    ``judge`` / ``humans``: the ``length`` entries of two fingerprints' style
+    coefficients on one scale.  "Larger" is the signed coefficient: a judge
+    whose length coefficient exceeds the humans' favours the longer answer
+    more.  The difference's 95 % interval treats the two fits as independent
+    (their standard errors read back from their intervals); judge and humans
+    voting the same battles are positively correlated, which only narrows the
+    true interval, so this one errs wide.  ``larger``: ``judge``, ``humans``,
+    or ``cannot tell`` when the interval holds 0.  None without both fits.
+    """
+    j, h = _estimate(judge), _estimate(humans)
+    if j is None or h is None:
+        return None
+    se = [(c["ci"][1] - c["ci"][0]) / (2 * Z95) for c in (j, h)]
+    diff = j["log_odds_per_sd"] - h["log_odds_per_sd"]
+    half = Z95 * math.sqrt(se[0] ** 2 + se[1] ** 2)
+    lo, hi = diff - half, diff + half
+    larger = "judge" if lo > 0 else "humans" if hi < 0 else "cannot tell"
+    return {"difference": diff, "ci": [lo, hi], "larger": larger}
+
+
+def style_comparison(humans: Mapping | None, judges: Sequence[Mapping]) -> dict:
+    """The pooled humans' and each judge's style coefficients side by side, on one scale.
+
+    ``{"unit": "log_odds_per_sd", "features": [...], "coefficients": {"humans": {feature:
+    {log_odds_per_sd, ci} | None} | None, "judge:X": ...}, "length_bias": {"judge:X":
+    length_bias_difference(...)}}``; a voter's entry is None below the style fit's
+    minimum of decisive votes, a feature's None when it did not vary.
+    """
+    def row(fp: Mapping | None) -> dict | None:
+        coefs = (fp or {}).get("style_coefficients")
+        return None if coefs is None else {f: _estimate(coefs.get(f)) for f in STYLE_FEATURES}
+
+    humans_row = row(humans)
+    out = {"unit": "log_odds_per_sd", "features": list(STYLE_FEATURES),
+           "coefficients": {"humans": humans_row}, "length_bias": {}}
+    for fp in judges:
+        mine = row(fp)
+        out["coefficients"][fp["voter"]] = mine
+        out["length_bias"][fp["voter"]] = length_bias_difference(
+            (mine or {}).get("length"), (humans_row or {}).get("length"))
+    return out
+
+
 __all__ = [
     "KINDS",
     "MIN_STYLE_VOTES",
     "SHOWN_WINNERS",
     "ShownVote",
     "fingerprints",
+    "length_bias_difference",
     "proportion",
     "room_fingerprint",
+    "style_comparison",
     "style_scale",
     "voter_fingerprint",
 ]

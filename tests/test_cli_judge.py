@@ -203,3 +203,35 @@ def test_the_progress_bar_shows_on_a_terminal_and_is_erased(setup):
     text = shown.decode()
     assert "Judging with echo: [" in text and "4/4 battles" in text and text.endswith("\r\x1b[K")
     assert "Judging with" not in done.stdout
+
+
+def test_a_judge_always_answering_a_shows_first_shown_chosen_1_in_voters(tmp_path, fake_provider, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setenv("BLINDSIDE_CLI_KEY", KEY)
+    # Its decided votes are all ties (A, then A with the sides swapped), so its position bias
+    # can only come from the raw verdicts, both orders each.
+    config = write_config(tmp_path, fake_provider, {
+        "alpha": ("openai", "fake:tokens=5"),
+        "first": ("openai", "fake:say=Assistant%20A%20is%20better.%20[[A]]"),
+    })
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        for i in range(3):
+            add_battle(store, f"b{i}", f"short {i}", f"a longer answer {i}")
+            store.record_vote(f"b{i}", "model_a", "ann")
+    setup = ["--config", str(config), "--db", str(db)]
+    code, out, err = run_cli(capsys, "judge", *setup, "--judge", "first")
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "voters", *setup, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    judge = next(v for v in report["voters"] if v["voter"] == "judge:first")
+    assert judge["kind"] == "judge" and (judge["votes"], judge["decisive"]) == (3, 0)
+    bias = judge["position_bias"]
+    assert (bias["first_shown_chosen"], bias["k"], bias["n"]) == (1.0, 6, 6)
+    ann = next(v for v in report["voters"] if v["voter"] == "ann")
+    assert ann["kind"] == "human" and ann["position_bias"]["n"] == 3  # humans: their own votes
+    pairs = {(p["a"], p["b"]): p for p in report["agreement"]}
+    assert pairs[("ann", "judge:first")]["agreement"] == 0.0  # model_a against tie, three times
+    assert pairs[("judge:first", "humans")]["battles"] == 3
+    assert report["style_comparison"]["coefficients"] == {"humans": None, "judge:first": None}

@@ -252,3 +252,53 @@ async def test_fingerprint_view_draws_a_fingerprint_dict():
         assert "75% [35–97%] of 8" in text  # longer chosen 6 of 8 (binomtest exact interval)
         pilot.app.query_one(FingerprintView).show(None)
         assert "No votes yet" in str(pilot.app.query_one(FingerprintView).render())
+
+
+def _length_battles(store, n=60):
+    import random
+
+    rng = random.Random(7)
+    lengths = []
+    for i in range(n):
+        la, lb = rng.randint(20, 400), rng.randint(20, 400)
+        lengths.append((la, lb))
+        store.insert_battles([NewBattle(id=f"L{i}", model_a="alpha", model_b="beta", winner=None,
+                                        created=f"2025-02-01T{i:05d}", source="test",
+                                        features_a=features(la, i % 2), features_b=features(lb, (i + 1) % 2))])
+    return rng, lengths
+
+
+def test_style_side_by_side_says_the_judge_favours_length_more(tmp_path, capsys):
+    store = Store(tmp_path / "votes.db")
+    rng, lengths = _length_battles(store)
+    for i, (la, lb) in enumerate(lengths):
+        store.record_vote(f"L{i}", rng.choice(["model_a", "model_b"]), "ann")  # blind to length
+        longer = "model_a" if la > lb else "model_b"
+        shorter = "model_b" if longer == "model_a" else "model_a"
+        store.record_vote(f"L{i}", longer if rng.random() < 0.9 else shorter, "judge:long", kind="judge")
+    store.close()
+    report = voters_json(capsys, tmp_path / "votes.db")
+    comparison = report["style_comparison"]
+    assert comparison["features"] == ["length", "emoji", "header", "list", "bold"]
+    humans, judge = comparison["coefficients"]["humans"], comparison["coefficients"]["judge:long"]
+    assert humans["length"]["log_odds_per_sd"] == report["humans"]["style_coefficients"]["length"]["log_odds_per_sd"]
+    assert judge["length"]["log_odds_per_sd"] > 1.0 and abs(humans["length"]["log_odds_per_sd"]) < 0.6
+    verdict = comparison["length_bias"]["judge:long"]
+    assert verdict["larger"] == "judge" and verdict["ci"][0] > 0
+    assert verdict["difference"] == pytest.approx(judge["length"]["log_odds_per_sd"]
+                                                  - humans["length"]["log_odds_per_sd"])
+    code, out, _ = run_cli(capsys, "voters", "--db", str(tmp_path / "votes.db"))
+    assert code == 0 and "judge:long favours the longer answer more than the humans do." in out
+
+
+def test_style_side_by_side_cannot_tell_two_alike(tmp_path, capsys):
+    store = Store(tmp_path / "votes.db")
+    rng, lengths = _length_battles(store)
+    for i, _ in enumerate(lengths):  # both blind to length
+        store.record_vote(f"L{i}", rng.choice(["model_a", "model_b"]), "ann")
+        store.record_vote(f"L{i}", rng.choice(["model_a", "model_b"]), "judge:coin", kind="judge")
+    store.close()
+    verdict = voters_json(capsys, tmp_path / "votes.db")["style_comparison"]["length_bias"]["judge:coin"]
+    assert verdict["larger"] == "cannot tell" and verdict["ci"][0] < 0 < verdict["ci"][1]
+    code, out, _ = run_cli(capsys, "voters", "--db", str(tmp_path / "votes.db"))
+    assert "cannot tell which favours the longer answer more" in out

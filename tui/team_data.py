@@ -30,7 +30,8 @@ from battles.errors import ConfigError
 from battles.store import Store
 from scoring.agreement import BattleVote, agreement_summary, group_agreement, voter_pair_agreement
 from scoring.battles_table import STYLE_FEATURES
-from scoring.fingerprints import ShownVote, fingerprints, room_fingerprint, style_scale, voter_fingerprint
+from scoring.fingerprints import (ShownVote, fingerprints, room_fingerprint, style_comparison, style_scale,
+                                  voter_fingerprint)
 
 # scoring calls the answer length "length"; the store counts it in tokens.
 _STORE_FEATURE = {"length": "tokens"}
@@ -59,6 +60,31 @@ def deck_battle_ids(store: Store, name: str) -> list[str]:
         raise ConfigError(f"no deck {name!r} in {store.path}; build it first with: blindside deck build {name} ...")
     return [r[0] for r in store.conn.execute(
         "SELECT battle_id FROM deck_battles WHERE deck = ? ORDER BY position", (name,))]
+
+
+_RAW_SIDE = {"A": "left", "B": "right", "C": "tie"}  # Assistant A is the answer shown first
+
+
+def judge_position_votes(store: Store) -> list[ShownVote]:
+    """Every judge's raw verdicts, before MT-Bench's consistency rule, as votes shown in their
+    order: in ``ab`` the battle's model A is shown first, in ``ba`` its model B. A judge's
+    position bias is read from these, so one that always answers [[A]] chose the first-shown
+    answer every time (its decided votes are all ties and would say nothing)."""
+    from battles.judging.runner import judge_voter
+    from battles.judging.schema import iter_judgments
+
+    models = dict(((r[0], (r[1], r[2])) for r in store.conn.execute(
+        "SELECT id, model_a, model_b FROM battles b WHERE status = 'complete' AND model_a != model_b "
+        "AND identity_leak = 0 AND EXISTS (SELECT 1 FROM judgments j WHERE j.battle_id = b.id)")))
+    out = []
+    for j in iter_judgments(store):
+        if j.verdict is None or j.battle_id not in models:
+            continue
+        a, b = models[j.battle_id]
+        left, right = (a, b) if j.order == "ab" else (b, a)
+        out.append(ShownVote(voter=judge_voter(j.judge), battle=j.battle_id, left=left, right=right,
+                             winner=_RAW_SIDE[j.verdict], kind="judge"))
+    return out
 
 
 # -- twins --------------------------------------------------------------------------------------
@@ -154,12 +180,17 @@ def _some_battle_has_several_votes(store: Store) -> bool:
 # -- the voters report --------------------------------------------------------------------------
 
 def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
-                  *, voter: str | None = None) -> dict:
-    """``{"voters": [...], "humans": {...} | None, "agreement": [...]}`` (see voters_command).
+                  *, voter: str | None = None, position_votes: Iterable[ShownVote] = ()) -> dict:
+    """``{"voters": [...], "humans": {...} | None, "agreement": [...], "style_comparison": {...}}``
+    (see voters_command).
 
     Fingerprints share the style scale of all the votes; ``humans`` is every human vote pooled
     (unnamed ones included) on that scale, to set beside a judge. ``agreement`` holds each pair
-    of named voters with a battle in common, and each judge against the pooled humans.
+    of named voters with a battle in common, and each judge against the pooled humans (unnamed
+    human votes included). ``position_votes``: the judges' raw verdicts
+    (:func:`judge_position_votes`), which their position bias is read from. ``style_comparison``:
+    the humans' and each judge's style coefficients side by side
+    (:func:`scoring.fingerprints.style_comparison`).
     ``voter``: only that voter's entry and the pairs it is in; ConfigError when it has no votes."""
     shown = shown_votes(rows)
     named = [v for v in shown if v.voter]
@@ -171,22 +202,26 @@ def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, 
         raise ConfigError(f"no votes by voter {printable(voter)!r}"
                           + (f" (voters: {listed})" if known else " (no named votes yet)"))
     scale = style_scale(shown)
+    judge_names = {v.voter for v in named if v.kind == "judge"}
+    raw = [v for v in position_votes if v.voter in judge_names]
     if voter is None:
-        entries = fingerprints(named, twins)
+        entries = fingerprints(named, twins, position_votes=raw)
     else:  # one style fit, not one per voter; on the same scale as fingerprints() uses
-        entries = [voter_fingerprint([v for v in named if v.voter == voter], twins, voter=voter, scale=scale)]
+        entries = [voter_fingerprint([v for v in named if v.voter == voter], twins, voter=voter, scale=scale,
+                                     position_votes=[v for v in raw if v.voter == voter] or None)]
     human_votes = [v for v in shown if v.kind == "human"]
     humans = room_fingerprint(human_votes, twins, name=HUMANS, scale=scale) if human_votes else None
-    votes = [v for v in battle_votes(rows) if not v.voter.startswith("\x00")]
-    pairs = voter_pair_agreement(votes)
-    human_names = {v.voter for v in named if v.kind == "human"}
-    for judge in sorted({v.voter for v in named if v.kind == "judge"}):
-        pair = group_agreement(votes, judge, human_names, name=HUMANS)
+    all_votes = battle_votes(rows)
+    pairs = voter_pair_agreement([v for v in all_votes if not v.voter.startswith("\x00")])
+    human_names = {bv.voter for bv, r in zip(all_votes, rows) if (r["kind"] or "human") == "human"}
+    for judge in sorted(judge_names):
+        pair = group_agreement(all_votes, judge, human_names, name=HUMANS)
         if pair["battles"]:
             pairs.append(pair)
     if voter is not None:
         pairs = [p for p in pairs if voter in (p["a"], p["b"])]
-    return {"voters": entries, "humans": humans, "agreement": pairs}
+    comparison = style_comparison(humans, [e for e in entries if e["kind"] == "judge"])
+    return {"voters": entries, "humans": humans, "agreement": pairs, "style_comparison": comparison}
 
 
 def fingerprint_of(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],

@@ -16,8 +16,12 @@ vote, to set beside a judge. Agreement: for each pair of voters who voted the sa
 the share of those battles on which they chose the same (a tie and both_bad count as one
 verdict, "neither"), the share without the battles where either chose neither, and Cohen's
 kappa; each judge (kind "judge") is also paired with the humans pooled, every judge vote
-against every human vote on the same battle. Votes without a voter name count only in
-"humans". Exit status 2 for a voter with no votes.
+against every human vote on the same battle. A judge's "shown first chosen" is read from
+its raw verdicts in both orders, before the rule that turns two disagreeing verdicts into a
+tie. "style_comparison" sets the humans' and each judge's style coefficients side by side;
+a judge's length bias is called larger than the humans' only when the 95% interval of the
+difference of their length coefficients excludes 0. Votes without a voter name count only
+in "humans". Exit status 2 for a voter with no votes.
 """
 
 
@@ -27,18 +31,20 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voter", metavar="NAME", default=None, help="only this voter (and the pairs it is in)")
     parser.add_argument("--json", action="store_true",
-                        help='print {"voters": [...], "humans": {...}, "agreement": [...]}')
+                        help='print {"voters": [...], "humans": {...}, "agreement": [...], '
+                             '"style_comparison": {...}}')
 
 
 def run(args: argparse.Namespace) -> int:
     from battles.store import open_store
-    from tui.team_data import config_models, load_votes, twins_map, voters_report
+    from tui.team_data import config_models, judge_position_votes, load_votes, twins_map, voters_report
 
     with open_store(getattr(args, "db", None)) as store:
         rows = load_votes(store)
+        raw_verdicts = judge_position_votes(store)
     models = {m for r in rows for m in (r["left"], r["right"])}
     twins = twins_map(models, config_models(getattr(args, "config", None)))
-    report = voters_report(rows, twins, voter=args.voter)
+    report = voters_report(rows, twins, voter=args.voter, position_votes=raw_verdicts)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -79,17 +85,25 @@ def render_voters(report: dict) -> str:
 
 
 def _judge_sentences(report: dict) -> list[str]:
-    """For each judge with style coefficients: is its length bias larger than the pooled humans'?"""
+    """For each judge: whose preference for the longer answer is larger, the judge's or the
+    pooled humans' (their length coefficients, and the interval of the difference)."""
     from tui.team_text import name
 
-    humans = (report["humans"] or {}).get("style_coefficients") or {}
-    ours = (humans.get("length") or {}).get("log_odds_per_sd")
+    comparison = report.get("style_comparison") or {}
+    coefficients = comparison.get("coefficients") or {}
+    humans = (coefficients.get("humans") or {}).get("length")
     out = []
-    for v in report["voters"]:
-        theirs = ((v.get("style_coefficients") or {}).get("length") or {}).get("log_odds_per_sd")
-        if v["kind"] != "judge" or theirs is None or ours is None:
+    for judge, verdict in (comparison.get("length_bias") or {}).items():
+        if verdict is None:
+            out.append(f"Length bias: {name(judge)} against the humans: cannot compare yet "
+                       "(each needs 30 decisive votes with lengths that vary).")
             continue
-        larger = "the judge's" if abs(theirs) > abs(ours) else "the humans'"
-        out.append(f"Length: {name(v['voter'])} {theirs:+.2f} against the humans' {ours:+.2f} log-odds per SD; "
-                   f"{larger} length bias is larger.")
+        mine = coefficients[judge]["length"]
+        lo, hi = verdict["ci"]
+        said = {"judge": f"{name(judge)} favours the longer answer more than the humans do",
+                "humans": f"the humans favour the longer answer more than {name(judge)} does",
+                "cannot tell": "cannot tell which favours the longer answer more"}[verdict["larger"]]
+        out.append(f"Length bias: {name(judge)} {mine['log_odds_per_sd']:+.2f} against the humans' "
+                   f"{humans['log_odds_per_sd']:+.2f} log-odds per SD (difference {verdict['difference']:+.2f}, "
+                   f"95% interval [{lo:+.2f}, {hi:+.2f}]): {said}.")
     return out
