@@ -24,7 +24,7 @@ def stored_battles(db) -> None:
     with Store(db) as store:
         store.insert_battles([
             NewBattle(id="voted1", model_a="alpha-model", model_b="beta-model", winner="model_a",
-                      created="2025-01-01T10:00:00+00:00", source="live", voter="ann", prompt="Capital of France?",
+                      created="2025-01-01T10:00:00+00:00", source="live", voter="tester", prompt="Capital of France?",
                       category="factual", features_a={"tokens": 3, "bold": 1}, features_b={"tokens": 4},
                       turns=turn("Capital of France?", "**Paris**", "It is Paris.")),
             NewBattle(id="open1", model_a="beta-model", model_b="alpha-model", winner=None,
@@ -79,6 +79,53 @@ async def test_history_hides_unvoted_models_even_from_search_and_votes_from_deta
         await pilot.press("escape")
         await searched(app, pilot)
         assert history.query_one(DataTable).get_row_at(0)[3].plain == "beta-model vs alpha-model"
+
+
+async def test_others_and_judges_votes_reveal_nothing_until_the_viewer_votes(fake_provider, tmp_path):
+    from battles.judging.schema import Judgment, save_judgment
+
+    db = tmp_path / "votes.db"
+    stored_battles(db)
+    with Store(db) as store:  # another human and a judge voted on open1; the judge named a model
+        store.record_vote("open1", "model_a", "ann")
+        store.record_vote("open1", "tie", "judge:mini", kind="judge")
+        save_judgment(store, Judgment("open1", "mini", "ab", text="A reads like beta-model. [[A]]", verdict="A"))
+        save_judgment(store, Judgment("open1", "mini", "ba", text="Assistant A wins. [[A]]", verdict="A"))
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6"), db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "h")
+        history = app.screen
+        await searched(app, pilot)
+        table = history.query_one(DataTable)
+        rows = {table.get_row_at(i)[1].plain: table.get_row_at(i) for i in range(table.row_count)}
+        assert rows["Write a haiku"][3].plain == HIDDEN and rows["Write a haiku"][4].plain == "–"
+        history.query_one("#history-search").value = "alpha"  # others' votes do not open a name search
+        history.load()
+        await searched(app, pilot)
+        assert [table.get_row_at(i)[1].plain for i in range(table.row_count)] == ["Capital of France?"]
+        history.query_one("#history-search").value = "haiku"
+        history.load()
+        await searched(app, pilot)
+        table.focus()
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, BattleDetailScreen) and detail.votable
+        text = all_text(app)
+        assert "alpha-model" not in text and "beta-model" not in text and "judge:mini" not in text
+        assert "reads like" not in text
+        await pilot.press("j")  # the judges' answers are not to be had before the vote
+        assert "reads like" not in all_text(app)
+
+        await pilot.press("t")  # tester's own vote, beside ann's and the judge's
+        assert db_rows(db, "SELECT voter, winner FROM votes WHERE battle_id = 'open1' ORDER BY voter") == [
+            ("ann", "model_a"), ("judge:mini", "tie"), ("tester", "tie")]
+        text = all_text(app)
+        assert "Model A · beta-model" in text and "you voted tie" in text and "others: ann A" in text
+        # the judge's decided vote and both raw verdicts: A in ab is model A, A in ba is model B
+        assert "judge:mini voted tie · raw verdicts: A (A shown first), B (B shown first)" in text
+        assert "reads like" not in text
+        await pilot.press("j")
+        assert "A reads like beta-model. [[A]]" in all_text(app)
 
 
 async def test_leaderboard_switches_method_and_filters(fake_provider, tmp_path):

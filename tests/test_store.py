@@ -119,8 +119,12 @@ def test_many_voters_vote_on_one_battle_each_with_the_side_order_they_saw(store)
     assert store.counts() == {"battles": 1, "votes": 3}
     with pytest.raises(VoteError, match="not a kind of vote"):
         store.record_vote(battle_id, "tie", "cy", kind="robot")
-    [recent] = store.recent_battles()
-    assert (recent["winner"], recent["voter"], recent["votes"]) == ("model_a", "ann", 3)
+    [recent] = store.recent_battles(viewer="bo")
+    assert (recent["winner"], recent["voter"], recent["votes"], recent["judge_votes"]) == ("model_a", "ann", 2, 1)
+    assert recent["mine"] == "model_a"
+    assert store.recent_battles(viewer="cy")[0]["mine"] is None  # others voted, cy did not
+    assert store.recent_battles(viewer="gpt-judge")[0]["mine"] is None  # a judge's vote is never "mine"
+    assert store.recent_battles()[0]["mine"] is None  # no unnamed vote
     assert [b["votes"] for b in store.iter_battles()] == [battle["votes"]]
     assert store.voted_outcomes() == [("alpha", "bravo", "model_a")] * 2  # human votes only
 

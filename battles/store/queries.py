@@ -89,25 +89,36 @@ class Queries:
                 {"winner": winner, "voter": voter, "created": created, "shown_swapped": bool(swapped), "kind": kind})
         return votes
 
-    def recent_battles(self, *, search: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def recent_battles(self, *, search: str | None = None, limit: int = 200,
+                       viewer: str | None = None) -> list[dict[str, Any]]:
         """Newest first: id, created, prompt, models, status, leak flag, category, the first
-        vote's winner and voter, and ``votes`` (how many)."""
+        human vote's winner and voter, ``votes`` (how many human votes), ``judge_votes`` (how
+        many judges voted) and ``mine``: the winner of ``viewer``'s own vote, or None. An
+        unnamed viewer's own vote is the battle's unnamed vote (imported logs have those).
+        Only ``mine`` tells whether ``viewer`` may see the models: another voter's vote, a
+        judge's above all, never does."""
         where, params = "", []
         if search:
             like = f"%{search}%"
             where = " WHERE prompt LIKE ? OR model_a LIKE ? OR model_b LIKE ? OR category LIKE ?"
             params = [like] * 4
-        first_vote = "SELECT {} FROM votes v WHERE v.battle_id = b.id ORDER BY v.created, v.rowid LIMIT 1"
+        first_vote = ("SELECT {} FROM votes v WHERE v.battle_id = b.id AND v.kind = 'human' "
+                      "ORDER BY v.created, v.rowid LIMIT 1")
+        own = ("v.voter = :viewer" if viewer else "(v.voter IS NULL OR v.voter = '')")
+        mine = f"SELECT v.winner FROM votes v WHERE v.battle_id = b.id AND v.kind = 'human' AND {own} LIMIT 1"
         # The newest battles first, then their votes: a search never looks up the votes of
         # battles it does not show.
         sql = (f"SELECT b.id, b.created, b.prompt, b.category, b.model_a, b.model_b, b.status, b.identity_leak, "
                f"({first_vote.format('winner')}) AS winner, ({first_vote.format('voter')}) AS voter, "
-               "(SELECT count(*) FROM votes v WHERE v.battle_id = b.id) AS votes "
-               "FROM (SELECT rowid AS rid, * FROM battles" + where +
-               " ORDER BY created DESC, rowid DESC LIMIT ?) b ORDER BY b.created DESC, b.rid DESC")
+               "(SELECT count(*) FROM votes v WHERE v.battle_id = b.id AND v.kind = 'human') AS votes, "
+               "(SELECT count(*) FROM votes v WHERE v.battle_id = b.id AND v.kind = 'judge') AS judge_votes, "
+               f"({mine}) AS mine "
+               "FROM (SELECT rowid AS rid, * FROM battles" + where.replace("?", ":like") +
+               " ORDER BY created DESC, rowid DESC LIMIT :limit) b ORDER BY b.created DESC, b.rid DESC")
+        named = {"viewer": viewer, "limit": limit, "like": params[0] if params else None}
         self.conn.row_factory = sqlite3.Row
         try:
-            return [dict(r) for r in self.conn.execute(sql, [*params, limit])]
+            return [dict(r) for r in self.conn.execute(sql, named)]
         finally:
             self.conn.row_factory = None
 

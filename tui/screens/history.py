@@ -1,8 +1,11 @@
 """Past battles, searchable; open one to read both answers and their style features.
 
-A battle without a vote keeps its secret here too: its models show as "hidden until voted",
-and a search by model name does not list it (that would tell who answered). A finished,
-unvoted battle can be voted on from its detail screen.
+A battle the viewing voter (``app.voter``) has not voted on keeps its secret here too, whoever
+else voted on it (other humans, judges): its models show as "hidden until voted", a search by
+model name does not list it (that would tell who answered), and the judges' verdicts and
+reasoning (which may name a model) stay out of sight. A finished battle the viewer has not
+voted on can be voted on from its detail screen; after that vote the detail shows each
+judge's decided vote and its two raw verdicts, and ``j`` their full answers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from battles.errors import BlindsideError
+from battles.judging.schema import load_judgments
+from battles.judging.verdict import winner_of
 from battles.store import Store
 from tui.rating_format import model_name
 from tui.widgets.markdown_view import MarkdownView
@@ -28,9 +33,10 @@ WINNER_SHORT = {"model_a": "A", "model_b": "B", "tie": "tie", "both_bad": "both 
 FEATURES_SHOWN = ("tokens", "words", "emoji", "header", "list", "bold", "code_blocks")
 
 
-def visible_battles(store: Store, search: str | None, limit: int = 200) -> list[dict]:
-    """``Store.recent_battles`` minus unvoted battles found only through a model's name."""
-    rows = store.recent_battles(search=search or None, limit=limit)
+def visible_battles(store: Store, search: str | None, limit: int = 200, *, viewer: str | None = None) -> list[dict]:
+    """``Store.recent_battles`` for ``viewer``, minus the battles it has not voted on that were
+    found only through a model's name."""
+    rows = store.recent_battles(search=search or None, limit=limit, viewer=viewer)
     if not search:
         return rows
     needle = search.lower()
@@ -38,18 +44,18 @@ def visible_battles(store: Store, search: str | None, limit: int = 200) -> list[
     def matches_without_names(row: dict) -> bool:
         return any(needle in (row.get(key) or "").lower() for key in ("prompt", "category"))
 
-    return [r for r in rows if r.get("winner") or matches_without_names(r)]
+    return [r for r in rows if r.get("mine") or matches_without_names(r)]
 
 
 def models_cell(row: dict) -> Text:
-    if row.get("winner") is None:
+    if row.get("mine") is None:
         return Text(HIDDEN, style="dim italic")
     return Text(f"{model_name(row['model_a'])} vs {model_name(row['model_b'])}")
 
 
 def flags_cell(row: dict) -> Text:
     flags = []
-    if row.get("identity_leak") and row.get("winner"):
+    if row.get("identity_leak") and row.get("mine"):
         flags.append("⚠ leak")
     if row.get("status") == "error":
         flags.append("✗ error")
@@ -84,7 +90,7 @@ class HistoryScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for column in ("When", "Prompt", "Category", "Models", "Winner", "Flags"):
+        for column in ("When", "Prompt", "Category", "Models", "Your vote", "Flags"):
             table.add_column(column, key=column)
         self.load()
         self.app.ratings_changed.subscribe(self, lambda _update: self.load())
@@ -116,7 +122,7 @@ class HistoryScreen(Screen):
     @work(thread=True, exclusive=True, group="history-search")
     def _search(self, search: str) -> None:
         with Store(self.app.store.path) as store:  # a connection of this thread's own
-            rows = visible_battles(store, search)
+            rows = visible_battles(store, search, viewer=self.app.voter)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show, search, rows)
 
@@ -132,7 +138,7 @@ class HistoryScreen(Screen):
                 plain(first_line(row.get("prompt"))),
                 plain(row.get("category") or ""),
                 models_cell(row),
-                Text(WINNER_SHORT.get(row.get("winner"), "–")),
+                Text(WINNER_SHORT.get(row.get("mine"), "–")),
                 flags_cell(row),
                 key=row["id"],
             )
@@ -172,8 +178,46 @@ def features_text(battle: dict, side: str) -> Text:
     return Text(" · ".join(shown) or "no features stored", style="dim")
 
 
+def own_vote(battle: dict, viewer: str | None) -> dict | None:
+    """``viewer``'s own human vote on the battle (an unnamed viewer's: the unnamed vote), or None."""
+    return next((v for v in battle["votes"]
+                 if v["kind"] == "human" and (v["voter"] or None) == (viewer or None)), None)
+
+
+def judges_text(battle: dict, judgments: list, *, full: bool = False) -> Text:
+    """Each judge's decided vote and its two raw verdicts (in the battle's A / B terms); with
+    ``full``, the judge's whole answers. Only ever shown after the viewer's own vote."""
+    decided = {v["voter"]: v["winner"] for v in battle["votes"] if v["kind"] == "judge"}
+    by_judge: dict[str, dict] = {}
+    for j in judgments:
+        by_judge.setdefault(j.judge, {})[j.order] = j
+    text = Text()
+    for judge, orders in sorted(by_judge.items()):
+        vote = decided.get(f"judge:{judge}")
+        raw = []
+        for order, shown in (("ab", "A shown first"), ("ba", "B shown first")):
+            j = orders.get(order)
+            if j is None:
+                continue
+            said = ("failed" if j.error else "no verdict" if j.verdict is None
+                    else WINNER_SHORT[winner_of(order, j.verdict)])
+            raw.append(f"{said} ({shown})")
+        text.append(f"judge:{printable(judge)}", style="bold")
+        text.append(f" voted {WINNER_SHORT.get(vote, vote) if vote else 'nothing (no verdict to count)'}"
+                    f" · raw verdicts: {', '.join(raw) or 'none'}\n")
+        if full:
+            for order in ("ab", "ba"):
+                if order in orders:
+                    text.append(f"  [{order}] ", style="dim")
+                    text.append(printable(orders[order].text or orders[order].error or "") + "\n")
+    if by_judge and not full:
+        text.append("j: the judges' full answers", style="dim")
+    return text
+
+
 class BattleDetailScreen(Screen):
-    """One past battle. Unvoted: names hidden; a complete one can be voted on here."""
+    """One past battle. Not voted by the viewer: names and judges hidden; a complete one can
+    be voted on here."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -181,16 +225,20 @@ class BattleDetailScreen(Screen):
         Binding("b", "vote('model_b')", "B is better"),
         Binding("t", "vote('tie')", "Tie"),
         Binding("x", "vote('both_bad')", "Both bad"),
+        Binding("j", "toggle_judgments", "Judges' answers"),
     ]
 
     def __init__(self, battle_id: str) -> None:
         super().__init__()
         self.battle_id = battle_id
         self.battle: dict | None = None
+        self.judgments: list = []
+        self.full_judgments = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="detail-head", markup=False)
+        yield Static("", id="detail-judges", markup=False)
         with Horizontal(id="detail-answers"):
             for side in ("a", "b"):
                 with Vertical(classes="detail-side", id=f"detail-{side}"):
@@ -202,22 +250,40 @@ class BattleDetailScreen(Screen):
         self.load()
 
     @property
+    def my_vote(self) -> dict | None:
+        return own_vote(self.battle, self.app.voter) if self.battle else None
+
+    @property
     def votable(self) -> bool:
         b = self.battle
-        return bool(b) and b["vote"] is None and b["status"] == "complete"
+        return bool(b) and self.my_vote is None and b["status"] == "complete"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "vote":
             return self.votable
+        if action == "toggle_judgments":
+            return self.my_vote is not None and bool(self.judgments)
         return True
+
+    def action_toggle_judgments(self) -> None:
+        if self.my_vote is None:
+            return
+        self.full_judgments = not self.full_judgments
+        self.load()
 
     def load(self) -> None:
         self.battle = battle = self.app.store.battle(self.battle_id)
         head = self.query_one("#detail-head", Static)
+        judges = self.query_one("#detail-judges", Static)
         if battle is None:
             head.update(Text("This battle is no longer in the database.", style="bold red"))
             return
-        voted = battle["vote"] is not None
+        vote = self.my_vote
+        voted = vote is not None
+        # Judges' answers are read only once the viewer has voted: their reasoning may name a model.
+        self.judgments = load_judgments(self.app.store, self.battle_id) if voted else []
+        judges.update(judges_text(battle, self.judgments, full=self.full_judgments) if voted else "")
+        judges.display = bool(self.judgments)
         for side in ("a", "b"):
             box = self.query_one(f"#detail-{side}")
             label = f"Model {side.upper()}"
@@ -233,9 +299,12 @@ class BattleDetailScreen(Screen):
         if battle.get("category"):
             meta.append(f"category {printable(battle['category'])}")
         if voted:
-            vote = battle["vote"]
-            meta.append(f"voted {WINNER_SHORT.get(vote['winner'], vote['winner'])}"
-                        + (f" by {printable(vote['voter'])}" if vote.get("voter") else ""))
+            meta.append(f"you voted {WINNER_SHORT.get(vote['winner'], vote['winner'])}")
+            others = [v for v in battle["votes"] if v["kind"] == "human" and v is not vote]
+            if others:
+                tally = ", ".join(f"{printable(v['voter'] or 'anonymous')} {WINNER_SHORT.get(v['winner'], v['winner'])}"
+                                  for v in others)
+                meta.append(f"others: {tally}")
             if battle.get("identity_leak"):
                 meta.append("⚠ identity leak (not counted)")
         elif self.votable:
