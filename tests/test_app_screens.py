@@ -164,6 +164,37 @@ async def test_leaderboard_switches_method_and_filters(fake_provider, tmp_path):
         assert "category coding" in str(board.query_one("#lb-status").render())
 
 
+async def test_leaderboard_cycles_between_the_humans_and_each_judge_on_v(fake_provider, tmp_path):
+    db = tmp_path / "votes.db"
+    with Store(db) as store:
+        store.insert_battles([NewBattle(id=f"b{i}", model_a="m1", model_b="m2", winner="model_a", source="import",
+                                        created=f"2025-01-01T00:00:{i:02d}+00:00", voter="ann",
+                                        features_a={"tokens": 10}, features_b={"tokens": 12}) for i in range(6)])
+        for i in range(6):  # judge a prefers m2 everywhere; judge b votes on two battles, ties
+            store.record_vote(f"b{i}", "model_b", "judge:a", kind="judge")
+        for i in range(2):
+            store.record_vote(f"b{i}", "tie", "judge:b", kind="judge")
+    app = make_app(lineup(fake_provider, "fake:tokens=5", "fake:tokens=6"), db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "l")
+        board = app.screen
+
+        async def settled():
+            await wait_for(pilot, lambda: board.result is not None and not board.computing, what="leaderboard")
+            return board.result
+
+        def m1_record(result):
+            m1 = result.model("m1")
+            return (m1.wins, m1.losses, m1.ties)
+
+        assert m1_record(await settled()) == (6, 0, 0) and board.title == "Leaderboard · votes rated: humans"
+        for voter, record in (("judge:a", (0, 6, 0)), ("judge:b", (0, 0, 2)), (None, (6, 0, 0))):
+            await pilot.press("v")
+            await wait_for(pilot, lambda: board.request.voter == voter, what=f"votes of {voter}")
+            assert m1_record(await settled()) == record
+            assert board.title == f"Leaderboard · votes rated: {voter or 'humans'}"
+
+
 async def test_leaderboard_shows_the_pairwise_matrices_on_m(fake_provider, tmp_path):
     db = tmp_path / "votes.db"
     hostile = "evil\x1b[2J\nname" + "x" * 10_000

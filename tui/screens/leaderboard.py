@@ -1,5 +1,8 @@
 """The leaderboard: ratings raw and style-controlled, style coefficients, position bias, a chart,
-and (key ``m``) the pairwise win-rate and battle-count matrices.
+and (key ``m``) the pairwise win-rate and battle-count matrices. Human votes are rated by
+default; key ``v`` cycles through whose votes are rated: the humans, then each judge
+(``judge:NAME``, the same ``LeaderboardRequest.voter`` the voter menu and ``--voter`` set),
+shown in the screen's title.
 
 Ratings are computed in the app's one leaderboard worker (``tui.leaderboard_data.rate_in_thread``:
 a thread, a database connection of its own); the table shows "computing…" meanwhile and the
@@ -56,6 +59,18 @@ MATRIX_NAME_WIDTH = 24
 def filter_choices(store: Store) -> tuple[list[str], list[str]]:
     """The categories and voters present in the store, for the filter menus."""
     return store.categories(), store.voters()
+
+
+def judge_voters(store: Store) -> list[str]:
+    """The judges (voters of kind judge) with a vote in the store, by name."""
+    return [r[0] for r in store.conn.execute("SELECT DISTINCT voter FROM votes WHERE kind = 'judge' ORDER BY 1")]
+
+
+def next_view(current: str | None, judges: list[str]) -> str | None:
+    """After ``current`` (a voter, None for the humans), the next of humans, judge, judge, ...;
+    from a human voter picked in the menu, back to the humans."""
+    views: list[str | None] = [None, *judges]
+    return views[(views.index(current) + 1) % len(views)] if current in views else None
 
 
 def rating_cell(entry: ModelRating | StyleRating | None, trueskill: bool = False) -> Text:
@@ -159,6 +174,7 @@ class LeaderboardScreen(Screen):
         Binding("2", "method('elo')", "online Elo"),
         Binding("3", "method('trueskill')", "TrueSkill"),
         Binding("m", "toggle_matrices", "Matrices"),
+        Binding("v", "next_voters", "Humans / judges"),
         Binding("r", "recompute", "Recompute"),
     ]
 
@@ -219,6 +235,23 @@ class LeaderboardScreen(Screen):
     def action_recompute(self) -> None:
         self.recompute()
 
+    def action_next_voters(self) -> None:
+        """Rate the next of: the humans, each judge."""
+        voter = next_view(self.request.voter, judge_voters(self.app.store))
+        if voter == self.request.voter:
+            return
+        self.request = dataclasses.replace(self.request, voter=voter)
+        menu = self.query_one("#lb-voter", Select)
+        with menu.prevent(Select.Changed):
+            try:
+                menu.value = Select.BLANK if voter is None else voter
+            except Exception:  # a judge that voted after the menu was filled: the title says it
+                menu.clear()
+        self.recompute()
+
+    def _show_title(self) -> None:
+        self.title = f"Leaderboard · votes rated: {model_name(self.request.votes_rated, width=None)}"
+
     def action_toggle_matrices(self) -> None:
         """Switch between the ratings and the pairwise matrices."""
         self.showing_matrices = not self.showing_matrices
@@ -240,6 +273,7 @@ class LeaderboardScreen(Screen):
     def recompute(self) -> None:
         from tui.leaderboard_data import rate_in_thread
 
+        self._show_title()
         self.computing = True
         self.query_one("#lb-status", Static).update(
             Text(f"Computing {METHOD_NAMES[self.request.method]} ratings…", style="dim"))
