@@ -267,7 +267,8 @@ async def test_the_jsonl_export_carries_both_raw_judgments(store, fake_provider,
     assert [(j["judge"], j["order"], j["verdict"], j["text"]) for j in judged] == [
         ("j", "ab", "A", "[[A]]"), ("j", "ba", "A", "[[A]]")]
     assert set(judged[0]) == {"judge", "order", "text", "verdict", "error", "ttft_ms", "duration_ms", "tokens",
-                              "created"}
+                              "created", "verdict_source"}  # verdict_source: m005, on purpose
+    assert {j["verdict_source"] for j in judged} == {"text"}
     assert records["unjudged"]["judgments"] == []
 
 

@@ -6,6 +6,11 @@ interrupted run keeps what is done and a rerun asks only what is missing or fail
 answers carry a verdict, MT-Bench's rule decides (``verdict.decide``) and the decision is
 recorded as an ordinary vote by ``judge:NAME`` of kind ``judge``, in the battle's own
 model_a / model_b terms. Judge votes are never shown to a human before that human's own vote.
+
+A local judge (provider ``llama-cpp``) whose answer carries no marker is asked for a forced
+choice: the conversation goes on with its answer and ``[[``, and its most likely of A, B, C is
+the verdict (the bundled SmolLM2-135M never writes a marker). The answer is kept as it was,
+the judgment's ``verdict_source`` says ``forced``, and the summary counts those.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class JudgeSummary:
     unparseable: list[dict[str, str]] = field(default_factory=list)  # {battle_id, order}
     failures: list[dict[str, str]] = field(default_factory=list)  # {battle_id, order, error}
     verdicts: Counter = field(default_factory=Counter)  # raw A / B / C of the battles judged
+    forced: int = 0  # of those verdicts, forced choices of a local judge (no marker in its text)
     interrupted: bool = False
 
     @property
@@ -105,6 +111,7 @@ class JudgeSummary:
             "failed": self.failed_battles,
             "failures": list(self.failures),
             "verdicts": {v: self.verdicts[v] for v in ("A", "B", "C")},
+            "forced_verdicts": self.forced,
             "first_position_rate": self.first_position_rate,
             "interrupted": self.interrupted,
         }
@@ -124,6 +131,10 @@ class JudgeSummary:
             "First-position rate: " + (f"{rate:.2f} of {sided} verdicts that chose a side" if rate is not None
                                        else "no verdict chose a side"),
         ]
+        if self.forced:
+            lines.append(f"Forced verdicts: {self.forced} of the {sum(self.verdicts.values())} verdicts had no "
+                         "marker in the judge's text; the local judge was asked to continue after '[[' with one "
+                         "of A, B, C (verdict_source 'forced' in the judgments)")
         if self.interrupted:
             lines.append("Interrupted: what was judged is kept; run the same command again to continue.")
         for item in self.unparseable:
@@ -239,6 +250,7 @@ class JudgeRun:
                 summary.unparseable.append({"battle_id": battle_id, "order": j.order})
             else:
                 summary.verdicts[j.verdict] += 1
+                summary.forced += j.verdict_source == "forced"
         if ab.answered and ba.answered:
             summary.judged += 1
         winner = None
@@ -265,6 +277,13 @@ class JudgeRun:
             self.store.withdraw_vote(battle_id, self.voter, kind="judge")
         if winner is not None:
             self.store.record_vote(battle_id, winner, self.voter, shown_swapped=False, kind="judge")
+
+    async def _force_verdict(self, result: Judgment, messages: list[dict[str, str]], answer: str) -> None:
+        """A local judge's answer without a marker: its forced choice among A, B, C (see the
+        module doc). Other providers' answers stay unparseable."""
+        provider = make_provider(self.model)
+        if hasattr(provider, "forced_verdict"):
+            await _force_verdict_with(provider, result, messages, answer)
 
     async def _ask(self, battle_id: str, order: str, turns: list[Turn]) -> Judgment:
         """One request to the judge. Never raises for the judge's own failures: they land in
@@ -296,14 +315,26 @@ class JudgeRun:
             result.error = f"no answer within the {self.deadline_s:g} s deadline"
         except Exception as exc:  # a bug must cost one judgment, not the run
             result.error = f"an unexpected error happened while judging ({type(exc).__name__}: {exc})"[:300]
-        result.duration_ms = _ms(time.perf_counter() - started)
         result.text = redact("".join(pieces), self._secrets)
         if result.error is not None:
             result.error = redact(result.error, self._secrets)
         else:
             result.verdict = parse_verdict(result.text)
+            result.verdict_source = "text" if result.verdict else None
+            if result.verdict is None:
+                await self._force_verdict(result, self.template.messages(shown), "".join(pieces))
+        result.duration_ms = _ms(time.perf_counter() - started)
         result.tokens = server_tokens if server_tokens is not None else estimate_tokens(result.text)
         return result
+
+
+async def _force_verdict_with(provider: Any, result: Judgment, messages: list[dict[str, str]], answer: str) -> None:
+    try:
+        verdict = await provider.forced_verdict(messages, answer)
+    except ProviderError:
+        return  # no forced choice to be had (e.g. past the context window): stays unparseable
+    if verdict is not None:
+        result.verdict, result.verdict_source = verdict, "forced"
 
 
 def _turns(battle: dict[str, Any]) -> list[Turn]:

@@ -3,7 +3,11 @@
 One row per (battle, judge, order): ``order`` is ``ab`` (the battle's model A shown as
 Assistant A) or ``ba`` (the sides swapped). ``text`` is the judge's whole answer (keys
 redacted), ``verdict`` the parsed ``A`` / ``B`` / ``C`` in the terms of that order (NULL when
-none could be read), ``error`` why the request failed (then ``text`` holds what arrived).
+none could be read), ``verdict_source`` where it came from (``text``: the last marker in the
+answer; ``forced``: a local llama-cpp judge whose answer had none was asked to go on after
+``[[`` with one of A, B, C, see ``battles.providers.llama_cpp``; NULL without a verdict; added by
+migration ``m005_judgment_verdict_source``), ``error`` why the request failed (then ``text``
+holds what arrived).
 A rerun replaces a row. The vote that follows from the two rows is an ordinary vote by the
 voter ``judge:NAME`` of kind ``judge``; this table only explains it.
 
@@ -21,7 +25,9 @@ from battles.store import Store, now_iso
 
 ORDERS = ("ab", "ba")
 VERDICTS = ("A", "B", "C")
-JUDGMENT_FIELDS = ("judge", "order", "text", "verdict", "error", "ttft_ms", "duration_ms", "tokens", "created")
+JUDGMENT_FIELDS = ("judge", "order", "text", "verdict", "error", "ttft_ms", "duration_ms", "tokens", "created",
+                   "verdict_source")
+VERDICT_SOURCES = ("text", "forced")
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Judgment:
     duration_ms: float | None = None
     tokens: int | None = None
     created: str | None = None
+    verdict_source: str | None = None  # text | forced (None without a verdict)
 
     @property
     def answered(self) -> bool:
@@ -51,19 +58,24 @@ def save_judgment(store: Store, judgment: Judgment) -> None:
         raise ValueError(f"unknown order {judgment.order!r}")
     if judgment.verdict not in (*VERDICTS, None):
         raise ValueError(f"unknown verdict {judgment.verdict!r}")
+    if judgment.verdict is not None and judgment.verdict_source is None:
+        judgment.verdict_source = "text"
+    if judgment.verdict_source not in (*VERDICT_SOURCES, None):
+        raise ValueError(f"unknown verdict source {judgment.verdict_source!r}")
     judgment.created = judgment.created or now_iso()
     with store.write() as conn:
         conn.execute(
             'INSERT OR REPLACE INTO judgments (battle_id, judge, "order", text, verdict, error, ttft_ms, '
-            "duration_ms, tokens, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "duration_ms, tokens, created, verdict_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (judgment.battle_id, judgment.judge, judgment.order, judgment.text, judgment.verdict,
-             judgment.error, judgment.ttft_ms, judgment.duration_ms, judgment.tokens, judgment.created))
+             judgment.error, judgment.ttft_ms, judgment.duration_ms, judgment.tokens, judgment.created,
+             judgment.verdict_source))
 
 
 def load_judgments(store: Store, battle_id: str, judge: str | None = None) -> list[Judgment]:
     """A battle's judgments (of one judge, or all), by judge then order."""
-    sql = ('SELECT battle_id, judge, "order", text, verdict, error, ttft_ms, duration_ms, tokens, created '
-           "FROM judgments WHERE battle_id = ?")
+    sql = ('SELECT battle_id, judge, "order", text, verdict, error, ttft_ms, duration_ms, tokens, created, '
+           "verdict_source FROM judgments WHERE battle_id = ?")
     params: list[Any] = [battle_id]
     if judge is not None:
         sql += " AND judge = ?"
@@ -76,7 +88,7 @@ def iter_judgments(store: Store, judge: str | None = None) -> Iterator[Judgment]
     """Every judgment (of one judge, or all) in battle order: the raw verdicts a report of the
     judges' position bias reads before the consistency rule."""
     sql = ('SELECT j.battle_id, j.judge, j."order", j.text, j.verdict, j.error, j.ttft_ms, j.duration_ms, '
-           "j.tokens, j.created FROM judgments j JOIN battles b ON b.id = j.battle_id")
+           "j.tokens, j.created, j.verdict_source FROM judgments j JOIN battles b ON b.id = j.battle_id")
     params: list[Any] = []
     if judge is not None:
         sql += " WHERE j.judge = ?"

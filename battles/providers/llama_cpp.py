@@ -18,6 +18,10 @@ How it runs:
   2-core laptop), so the two sides of a battle share the machine evenly.
 * Cancelling the stream sets a flag the worker checks between tokens; it stops within a token.
 * Errors are ``ProviderError`` with an anonymous reason; the hint names the fix (and the path).
+* ``forced_verdict``: for a judge whose answer carries no ``[[A]]`` / ``[[B]]`` / ``[[C]]``
+  (SmolLM2-135M never writes one), the same conversation is continued with that answer and
+  ``[[``, and a grammar lets the model say only ``A``, ``B`` or ``C`` then ``]]``; at
+  temperature 0 that is its most likely of the three.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ DEFAULT_N_CTX = 2048
 DEFAULT_N_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 # Tiny models loop without a mild repeat penalty (llama-cpp-python's chat default is none).
 REPEAT_PENALTY = 1.1
+# The forced choice after "[[" (see forced_verdict): one letter, then the closing brackets.
+VERDICT_GRAMMAR = 'root ::= ("A" | "B" | "C") "]]"'
 # Instances of one file kept at most; a further concurrent generation waits for a free one.
 MAX_INSTANCES_PER_MODEL = 4
 INSTALL_HINT = "install the local extra: pip install 'blindside[local]'"
@@ -283,6 +289,30 @@ class LlamaCppProvider:
         finally:
             stop.set()  # cancelled or closed early: the worker quits at the next token
 
+    async def forced_verdict(self, messages: list[Message], answer: str) -> str | None:
+        """``A``, ``B`` or ``C``: what the model says next when the judge conversation
+        ``messages`` is continued with its own ``answer`` and ``[[``, choosing only among the
+        three (a grammar; temperature 0). Runs in a thread; raises ProviderError."""
+        return await asyncio.to_thread(self._forced_verdict, list(messages), answer)
+
+    def _forced_verdict(self, messages: list[Message], answer: str) -> str | None:
+        pool = _pool(model_file(self.model), self.n_ctx, self.n_threads)
+        llama = pool.acquire(threading.Event())
+        try:
+            llama_cpp = _import_llama_cpp()
+            prompt = _chat_prompt(llama, messages) + answer.rstrip() + "\n\n[["
+            grammar = llama_cpp.LlamaGrammar.from_string(VERDICT_GRAMMAR, verbose=False)
+            out = llama.create_completion(prompt, max_tokens=3, temperature=0.0, grammar=grammar,
+                                          repeat_penalty=1.0)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise _generation_error(exc, self.model, self.n_ctx) from None
+        finally:
+            pool.release(llama)
+        letter = out["choices"][0]["text"][:1]
+        return letter if letter in ("A", "B", "C") else None
+
     def _generate(self, messages: list[Message], emit: Callable[[Any], None], stop: threading.Event) -> None:
         """Runs in the worker thread. Emits Deltas then one StreamEnd, or one ProviderError."""
         with _pools_lock:
@@ -338,6 +368,22 @@ class LlamaCppProvider:
         answer = "".join(pieces)
         tokens = len(llama.tokenize(answer.encode("utf-8"), add_bos=False, special=True)) if answer else 0
         return StreamEnd(finish_reason=finish_reason, output_tokens=tokens)
+
+
+def _chat_prompt(llama: Any, messages: list[Message]) -> str:
+    """The text ``create_chat_completion`` gives the model for ``messages``, up to the start of
+    the assistant's answer: the model's own chat template (ChatML without one)."""
+    from llama_cpp import llama_chat_format
+
+    chat = [{"role": m["role"], "content": m["content"]} for m in messages]
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return llama_chat_format.format_chatml(messages=chat).prompt
+    token_text = llama._model.token_get_text
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=token_text(llama.token_eos()), bos_token=token_text(llama.token_bos()),
+        add_generation_prompt=True)
+    return formatter(messages=chat).prompt
 
 
 def _generation_error(exc: Exception, model: ModelConfig, n_ctx: int) -> ProviderError:

@@ -14,7 +14,8 @@ Tables (open the file with Datasette or sqlite3 to explore):
 - ``decks``, ``deck_answers``, ``deck_battles`` (m003): battles generated once and voted by
   many; see ``battles.decks``.
 - ``judgments`` (m004): every answer an LLM judge gave, in both orders; see
-  ``battles.judging.schema``.
+  ``battles.judging.schema``. ``verdict_source`` (m005): ``text`` when the verdict was read
+  from the answer, ``forced`` when the local judge wrote none and was asked for one letter.
 
 A new migration is a function appended to MIGRATION_STEPS; its name is what
 ``_sqlite_migrations`` records, so a name once released never changes.
@@ -157,9 +158,16 @@ def m004_judgments(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_judgment_verdict_source(db: sqlite_utils.Database) -> None:
+    """Where a judgment's verdict came from: ``text`` (a marker in the answer) or ``forced``
+    (a local judge's forced choice after its answer); NULL without a verdict."""
+    db["judgments"].add_column("verdict_source", str)
+    db.execute("UPDATE judgments SET verdict_source = 'text' WHERE verdict IS NOT NULL")
+
+
 # In the order they apply. The store knows exactly these names: a file that records
 # another one was written by a newer blindside.
-MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks, m004_judgments)
+MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks, m004_judgments, m005_judgment_verdict_source)
 
 
 def migration_names() -> list[str]:
