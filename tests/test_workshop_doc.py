@@ -148,7 +148,9 @@ def check(command: str, code: int, out: str, err: str, app_shown: list[dict], wo
         assert "Vote recorded" in out
     elif sub == "leaderboard":
         assert out.startswith("Leaderboard:")
-        if "sim.db" in argv:
+        if "--voter" in argv:
+            assert f"Votes rated: only {argv[argv.index('--voter') + 1]}'s" in out and "smollm2-chatty" in out
+        elif "sim.db" in argv:
             assert "Style-ctrl" in out and "Style coefficients" in out
         else:
             assert "smollm2-chatty" in out
@@ -173,6 +175,17 @@ def check(command: str, code: int, out: str, err: str, app_shown: list[dict], wo
         assert "llama-4-maverick-03-26-experimental" in out and "llama-4-maverick-17b-128e-instruct" in out
         assert "gap:" in out and "Attribution: LMArena, arena-human-preference-140k, CC BY 4.0." in out
         assert (workdir / "arena-2025.db").is_file()  # beside the vote database, not in it
+    elif sub == "judge":
+        voted = re.search(r"^Votes recorded: (\d+)", out, re.MULTILINE)
+        assert out.startswith("Judge judge:") and voted, out[-1500:]
+        if config is None:  # the bundled judge: every verdict forced, so each battle gets its vote
+            judged = int(re.search(r"^Battles judged: (\d+)", out, re.MULTILINE)[1])
+            assert judged >= 1 and int(voted[1]) == judged
+            assert f"Forced verdicts: {2 * judged} of the {2 * judged}" in out
+    elif sub == "voters":
+        assert re.search(r"^judge:smollm2\s+judge\s", out, re.MULTILINE), out
+        assert re.search(r"^judge:smollm2\s+humans\s", out, re.MULTILINE), out
+        assert "Length bias: judge:smollm2" in out
     elif sub == "export":
         target = workdir / words[1]
         assert target.is_file() and target.stat().st_size > 0
@@ -182,10 +195,12 @@ def check(command: str, code: int, out: str, err: str, app_shown: list[dict], wo
 
 def test_the_document_has_the_sections_a_facilitator_needs():
     text = DOC.read_text(encoding="utf-8")
-    for part in ("live battles", "the simulator", "the real votes", "reading raw against style-controlled"):
+    for part in ("live battles", "the simulator", "the real votes", "reading raw against style-controlled",
+                 "the judge is biased too"):
         assert part in text.lower()
     commands = doc_commands(text)
-    for needed in ("blindside simulate", "blindside demo arena-2025", "blindside leaderboard", "blindside battle"):
+    for needed in ("blindside simulate", "blindside demo arena-2025", "blindside leaderboard", "blindside battle",
+                   "blindside judge --judge smollm2", "blindside voters"):
         assert any(c.startswith(needed) for c in commands), needed
     assert "room.toml" in doc_files(text)
     assert 'treatment = "chatty"' in doc_files(text)["room.toml"]
