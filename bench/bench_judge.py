@@ -162,7 +162,8 @@ def run(quick: bool = False) -> list[dict]:
                  "value": round(per_minute, 1), "unit": "battles/min", "target": "reported",
                  "note": f"{summary.judged} battles ({2 * summary.judged} judgments) in {elapsed:.1f} s, "
                          f"{concurrency} in flight, judge answers capped at {max_tokens} tokens; "
-                         f"{summary.votes_recorded} votes, {len(summary.unparseable)} unparseable judgments"})
+                         f"{summary.votes_recorded} votes, {len(summary.unparseable)} unparseable judgments, "
+                         f"{summary.forced} forced verdicts (no marker in the text; included in the time)"})
     return rows
 
 
