@@ -289,6 +289,7 @@ def test_style_side_by_side_says_the_judge_favours_length_more(tmp_path, capsys)
                                                   - humans["length"]["log_odds_per_sd"])
     code, out, _ = run_cli(capsys, "voters", "--db", str(tmp_path / "votes.db"))
     assert code == 0 and "judge:long favours the longer answer more than the humans do." in out
+    assert "humans (pooled): style coefficients (log-odds per SD): length " in out
 
 
 def test_style_side_by_side_cannot_tell_two_alike(tmp_path, capsys):

@@ -64,6 +64,10 @@ def render_voters(report: dict) -> str:
               "more markdown chosen", "treated twin won", "shown first chosen"]
     parts = [table(header, rows) if rows else "No named voters yet."]
     styles = [f"{name(v['voter'])}: {style_line(v)}" for v in report["voters"] if v["style_coefficients"]]
+    pooled = report["humans"]
+    if styles and pooled is not None and pooled["style_coefficients"] and any(
+            v["kind"] == "judge" for v in report["voters"]):  # the judges' beside the room's, one scale
+        styles.append(f"humans (pooled): {style_line(pooled)}")
     if styles:
         parts.append("\n".join(styles))
     humans = report["humans"]
