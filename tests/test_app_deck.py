@@ -246,3 +246,32 @@ async def test_f2_shows_the_fingerprint_during_the_deck_and_play_goes_on(deck_db
         assert app.screen.current.battle.id == order[2]
         await pilot.press("a")
     assert db_rows(deck_db, "SELECT count(*) FROM votes WHERE voter = 'bea'") == [(3,)]
+
+
+def test_a_deck_built_with_another_lineup_still_plays_from_the_command_line(deck_db, tmp_path, fake_provider,
+                                                                              monkeypatch):
+    """The config now names other models than the deck was built with: the deck plays anyway."""
+    from tests.helpers_reliability import fake_config_toml, fake_model
+    from tui.cli import main
+
+    config = tmp_path / "now.toml"
+    config.write_text(fake_config_toml({"delta": fake_model(fake_provider, "openai", "fake:tokens=3"),
+                                        "echo": fake_model(fake_provider, "ollama", "fake:tokens=3")}))
+    played = []
+
+    def run_headless(self, *args, **kwargs):
+        async def drive() -> None:
+            async with self.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: getattr(self.screen, "phase", None) == "ready", what="the first battle")
+                played.append(self.screen.current.battle.id)
+                await pilot.press("t")
+        import asyncio
+
+        asyncio.run(drive())
+
+    monkeypatch.setattr(BlindsideApp, "run", run_headless)
+    assert main(["--config", str(config), "--db", str(deck_db), "--deck", "room", "--voter", "ivy"]) == 0
+    with Store(deck_db) as store:
+        assert played == decks.playable_battles(store, "room")[:1]
+    assert db_rows(deck_db, "SELECT battle_id, winner FROM votes WHERE voter = 'ivy'") == [(played[0], "tie")]
+    assert fake_provider.requests == []
