@@ -2,10 +2,10 @@
 
 A 35-battle deck of the workshop pack (bench/room_deck.py). Thirty writer processes, each with
 its own Store connection as each served session has, start together and vote every battle of
-the deck, a random 0.3 to 1 s apart (people take several seconds to read two answers; here
-the room votes about 45 times a second, so the writes collide), through the deck screen's own path: ``decks.votes_of`` to find
-the next battle, ``decks.shown_swapped`` and ``decks.stored_winner`` for the side this voter
-saw, then ``Store.record_vote``. Each vote is timed from the call to ``record_vote`` to its
+the deck, a random 0.3 to 1 s apart (people take several seconds to read two answers; here the
+room votes about 45 times a second, so the writes collide), through the deck screen's own
+path: ``decks.votes_of`` to find the next battle, ``decks.shown_swapped`` and
+``decks.stored_winner`` for the side this voter saw, then ``Store.record_vote``. Each vote is timed from the call to ``record_vote`` to its
 return (the vote committed and durable). Percentiles over every vote.
 
 Baseline: the same votes from one writer alone, the same deck.
