@@ -247,10 +247,11 @@ def check(command: str, code: int, out: str, err: str, app_shown: list[dict], wo
         assert "gap:" in out and "Attribution: LMArena, arena-human-preference-140k, CC BY 4.0." in out
         assert (workdir / "arena-2025.db").is_file()  # beside the vote database, not in it
     elif sub == "deck" and words[1] == "build":
-        built = re.search(r"Deck workshop: (\d+) battles ready to vote on", out)
+        built = re.search(r"Deck workshop: (\d+) battles ready to vote on \(35 prompts, 35 battles planned\)", out)
         assert built, out
-        # one pair per prompt of the 35; a battle whose answer names a model is left out
-        assert 30 <= int(built[1]) <= 35
+        # one pair per prompt; a battle whose answer names a model is left out, and said so
+        leaks = re.search(r"Left out: (\d+) battles? whose answers name a model", out)
+        assert int(built[1]) + (int(leaks[1]) if leaks else 0) == 35 and int(built[1]) >= 20, out
     elif sub == "deck" and words[1] == "show":
         assert "Deck workshop" in out and "prompts:  35 from workshop" in out
         assert "models:   smollm2, smollm2-chatty, smollm2-creative (1 pair per prompt" in out
