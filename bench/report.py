@@ -33,7 +33,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = REPO_ROOT / "BENCHMARKS.md"
 # The modules the project promises, in report order; others found in bench/ follow.
 KNOWN_MODULES = ("bench_import", "bench_streaming", "bench_tui", "bench_scoring", "bench_leaderboard",
-                 "bench_local_model", "bench_selection", "bench_deck", "bench_judge", "bench_board")
+                 "bench_local_model", "bench_selection", "bench_deck", "bench_judge", "bench_board",
+                 "bench_deck_votes", "bench_serve_memory")
 MODULE_TIMEOUT_S = {"quick": 600, "full": 3600}
 RESULTS_MARK = "<!-- bench-results:"
 REQUIRED_KEYS = ("name", "value", "unit", "target")

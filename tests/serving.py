@@ -76,9 +76,17 @@ def _collect(stream, lines: list[str]) -> None:
 def served(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
            timeout: float = 30) -> Iterator[Served]:
     port = free_port()
-    proc = subprocess.Popen(serve_command(port, tmp_path / "votes.db", *args), cwd=tmp_path,
-                            env=env or child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    with serving(serve_command(port, tmp_path / "votes.db", *args), port, cwd=tmp_path, env=env,
+                 timeout=timeout) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving(command: list[str], port: int, *, cwd: Path, env: dict[str, str] | None = None,
+            timeout: float = 30) -> Iterator[Served]:
+    """``command`` (a ``blindside serve`` listening on ``port``) started, waited for, stopped."""
+    proc = subprocess.Popen(command, cwd=cwd, env=env or child_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     server = Served(proc, port, address="")
     readers = [threading.Thread(target=_collect, args=(proc.stdout, server.stdout), daemon=True),
                threading.Thread(target=_collect, args=(proc.stderr, server.stderr), daemon=True)]

@@ -195,3 +195,83 @@ async def test_a_voter_who_finished_sees_the_summary_and_hands_over_to_the_next(
         assert app.screen.current.battle.id == decks.playable_battles(app.store, "room")[0]
         await pilot.press("b")
     assert db_rows(deck_db, "SELECT count(*) FROM votes WHERE voter = 'hal'") == [(1,)]
+
+
+async def test_the_end_of_the_deck_shows_the_voters_own_fingerprint(deck_db):
+    from tui.screens.deck_play import DeckFingerprint, DeckSummary
+    from tui.team_data import fingerprint_of, load_votes, twins_map
+
+    with Store(deck_db) as store:  # another voter first: the fingerprint is ann's own
+        for battle_id in decks.playable_battles(store, "room"):
+            store.record_vote(battle_id, "model_b", "zed", shown_swapped=False)
+    app = deck_app(deck_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_name(pilot, "ann")
+        for _ in range(6):
+            await pilot.press("a")  # always the answer shown first
+        await wait_for(pilot, lambda: isinstance(app.screen, DeckSummary), what="the summary")
+        view = app.screen.query_one(DeckFingerprint)
+        await wait_for(pilot, lambda: view.loaded, what="the fingerprint")
+        await pilot.pause()
+        with Store(deck_db) as store:
+            rows = load_votes(store)
+        expected = fingerprint_of(rows, twins_map({m for r in rows for m in (r["left"], r["right"])}), "ann")
+        assert view.fingerprint == expected
+        assert expected["votes"] == 6 and expected["position_bias"]["first_shown_chosen"] == 1.0
+        text = all_text(app)
+        assert "Your fingerprint" in text and "ann  ·  6 votes, 6 chose a side" in text
+        assert "100% [" in text and "of 6" in text  # the answer shown first, every time
+
+
+async def test_f2_shows_the_fingerprint_during_the_deck_and_play_goes_on(deck_db, fake_provider):
+    from tui.screens.fingerprint import FingerprintScreen
+
+    with Store(deck_db) as store:
+        order = decks.playable_battles(store, "room")
+    app = deck_app(deck_db)
+    words = secrets(fake_provider)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter_name(pilot, "bea")
+        assert "Your fingerprint" in all_text(app)  # the key is in the footer
+        await pilot.press("b", "t")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, FingerprintScreen) and app.screen.loaded,
+                       what="the fingerprint screen")
+        await pilot.pause()
+        text = all_text(app)
+        assert "bea  ·  2 votes, 1 chose a side" in text
+        assert leaked(app, words) == []  # the third battle is still blind
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: getattr(app.screen, "phase", None) == "ready", what="the deck again")
+        assert app.screen.current.battle.id == order[2]
+        await pilot.press("a")
+    assert db_rows(deck_db, "SELECT count(*) FROM votes WHERE voter = 'bea'") == [(3,)]
+
+
+def test_a_deck_built_with_another_lineup_still_plays_from_the_command_line(deck_db, tmp_path, fake_provider,
+                                                                              monkeypatch):
+    """The config now names other models than the deck was built with: the deck plays anyway."""
+    from tests.helpers_reliability import fake_config_toml, fake_model
+    from tui.cli import main
+
+    config = tmp_path / "now.toml"
+    config.write_text(fake_config_toml({"delta": fake_model(fake_provider, "openai", "fake:tokens=3"),
+                                        "echo": fake_model(fake_provider, "ollama", "fake:tokens=3")}))
+    played = []
+
+    def run_headless(self, *args, **kwargs):
+        async def drive() -> None:
+            async with self.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: getattr(self.screen, "phase", None) == "ready", what="the first battle")
+                played.append(self.screen.current.battle.id)
+                await pilot.press("t")
+        import asyncio
+
+        asyncio.run(drive())
+
+    monkeypatch.setattr(BlindsideApp, "run", run_headless)
+    assert main(["--config", str(config), "--db", str(deck_db), "--deck", "room", "--voter", "ivy"]) == 0
+    with Store(deck_db) as store:
+        assert played == decks.playable_battles(store, "room")[:1]
+    assert db_rows(deck_db, "SELECT battle_id, winner FROM votes WHERE voter = 'ivy'") == [(played[0], "tie")]
+    assert fake_provider.requests == []

@@ -279,6 +279,12 @@ def test_bad_input_gets_one_line_and_exit_2(cli, capsys, tmp_path):
     one_line_error(*run_cli(capsys, *cli, "deck", "show", "nope"), "no deck 'nope'", "there are no decks yet")
     one_line_error(*run_cli(capsys, *cli, "deck", "build", "room", "--prompts", str(empty), "--models", "alpha,bravo"),
                    "no prompts")
+    for name, text in (("nothing.jsonl", ""), ("nothing.toml", 'name = "nothing"\n')):  # other empty packs
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        one_line_error(*run_cli(capsys, *cli, "deck", "build", "room", "--prompts", str(tmp_path / name),
+                                "--models", "alpha,bravo"), "no prompts")
+    one_line_error(*run_cli(capsys, *cli, "deck", "build", "room", "--prompts", "no-such-pack", "--models",
+                            "alpha,bravo"), "no built-in prompt pack")
     one_line_error(*run_cli(capsys, *cli, "deck", "build", "room", "--prompts", pack, "--models", "alpha,zulu"),
                    "'zulu' is not in the lineup", "alpha, bravo, charlie")
     one_line_error(*run_cli(capsys, *cli, "deck", "build", "room", "--prompts", pack, "--models", "alpha,bravo",

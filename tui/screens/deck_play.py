@@ -6,7 +6,7 @@ the sides in an order drawn per (voter, battle) so a returning voter sees what t
 before. ``a``/``b``/``t``/``x`` vote and the next battle replaces it straight away: no prompt
 box, no model call. With reveal ``each`` the models are named after each vote (``n`` goes on);
 with ``end`` (default) only in the summary at the end, which also holds the voter's
-fingerprint (``fingerprint_view``).
+fingerprint (``fingerprint_view``). F2 shows the voter their fingerprint at any time.
 
 Before a vote nothing here names a model: the panes are "Model A" / "Model B" and the deck's
 model list is never shown.
@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -26,10 +27,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from battles import decks
 from battles.errors import BlindsideError
 from battles.store import Store
+from tui.screens.fingerprint import FingerprintView, load_fingerprint
 from tui.widgets.answer_pane import AnswerPane
 from tui.widgets.safe_text import plain, printable
 
@@ -39,11 +42,35 @@ VOTE_HINT = "Vote: a = A is better · b = B is better · t = tie · x = both bad
 
 
 def fingerprint_view(store: Store, voter: str) -> Widget | None:
-    """The voter's fingerprint, shown under their summary at the end of a deck.
+    """The voter's fingerprint, shown under their summary at the end of a deck (as ``blindside
+    voters --voter NAME`` reports it); computed in a thread, so the summary shows at once."""
+    return DeckFingerprint(store.path, voter, id="summary-fingerprint")
 
-    The slot for the voter-fingerprint report (``blindside voters``): return its widget here.
-    None shows nothing."""
-    return None
+
+class DeckFingerprint(FingerprintView):
+    """``voter``'s fingerprint over every vote in the database, loaded in a thread worker."""
+
+    def __init__(self, db_path, voter: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.db_path, self.voter = db_path, voter
+        self.loaded = False  # set once the worker's answer is on screen (tests wait on it)
+
+    def on_mount(self) -> None:
+        self.update(Text("Your fingerprint: computing…", style="dim"))
+        self._load(dict(self.app.config.models))
+
+    @work(thread=True, exclusive=True, group="deck-fingerprint")
+    def _load(self, models) -> None:
+        fp, error = load_fingerprint(self.db_path, models, self.voter)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._ready, fp, error)
+
+    def _ready(self, fp: dict | None, error: str | None) -> None:
+        if error:
+            self.update(Text(error))
+        else:
+            self.show(fp)
+        self.loaded = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,7 @@ class DeckPlayScreen(Screen):
         Binding("x", "vote('both_bad')", "Both bad"),
         Binding("n", "next", "Next battle"),
         Binding("enter", "next", "Next battle", show=False),
+        Binding("f2", "app.fingerprint", "Your fingerprint"),  # at any time, as the app's own key
     ]
 
     # waiting (for the voter's name) -> ready (a battle to vote on) -> revealed (reveal each,
@@ -265,6 +293,8 @@ class DeckSummary(Screen):
             yield Static("", id="summary-head", markup=False)
             yield DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="summary-tally", markup=False)
+            yield Static(Text("Your fingerprint: what you choose beyond the content", style="bold"),
+                         id="summary-fingerprint-title")
             fingerprint = fingerprint_view(self.app.store, self.voter)
             if fingerprint is not None:
                 yield fingerprint

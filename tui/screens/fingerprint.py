@@ -70,6 +70,21 @@ def render_fingerprint(fp: Mapping | None) -> Text:
     return out
 
 
+def load_fingerprint(db_path, models: Mapping, voter: str) -> tuple[dict | None, str | None]:
+    """(``voter``'s fingerprint or None, an error line or None), read through a connection of
+    the calling thread's own: call it from a thread worker."""
+    from battles.store import Store
+    from tui.team_data import fingerprint_of, load_votes, twins_map
+
+    try:
+        with Store(db_path) as store:
+            rows = load_votes(store)
+        twins = twins_map({m for r in rows for m in (r["left"], r["right"])}, models)
+        return fingerprint_of(rows, twins, voter), None
+    except Exception as exc:  # a failed report must never take the app down
+        return None, f"The fingerprint could not be computed ({type(exc).__name__})."
+
+
 class FingerprintView(Static):
     """One fingerprint dict, drawn; ``show(fp)`` replaces it."""
 
@@ -116,16 +131,7 @@ class FingerprintScreen(Screen):
 
     @work(thread=True, exclusive=True, group="fingerprint")
     def _load(self, db_path, models, voter: str) -> None:
-        from battles.store import Store
-        from tui.team_data import fingerprint_of, load_votes, twins_map
-
-        try:
-            with Store(db_path) as store:  # a connection of this thread's own
-                rows = load_votes(store)
-            twins = twins_map({m for r in rows for m in (r["left"], r["right"])}, models)
-            fp, error = fingerprint_of(rows, twins, voter), None
-        except Exception as exc:  # a failed report must never take the app down
-            fp, error = None, f"The fingerprint could not be computed ({type(exc).__name__})."
+        fp, error = load_fingerprint(db_path, models, voter)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._ready, fp, error)
 
