@@ -14,10 +14,10 @@ A vote is durable once ``record_vote`` returns. Ratings only count battles that 
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from battles.errors import StoreError
 from battles.store.bulk import BulkWrites
@@ -26,6 +26,9 @@ from battles.store.live import LiveWrites
 from battles.store.queries import Queries, ShownVote
 from battles.store.records import NewBattle, NewVote, ResponseRecord, new_battle_id, now_iso
 from battles.store.schema import FEATURE_COLUMNS, MIGRATION_SET, SIDES, STATUSES, VOTE_KINDS, WINNERS, open_schema
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["BUSY_TIMEOUT_S", "FEATURE_COLUMNS", "MIGRATION_SET", "SIDES", "STATUSES", "VOTE_KINDS", "WINNERS",
            "NewBattle", "NewVote", "ResponseRecord", "ShownVote", "Store", "default_db_path", "new_battle_id", "now_iso", "open_store",
@@ -36,8 +39,15 @@ class Store(LiveWrites, BulkWrites, Queries):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.conn = connect(self.path)
-        self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
-        open_schema(self.conn, self.db, self.path)
+        open_schema(self.conn, self.path)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils' view of the file, loaded on first use: it imports numpy, which
+        reading ratings does not need this early."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn, execute_plugins=False)
 
     def write(self):
         """One durable write transaction for the store's neighbours (decks, judgments):
