@@ -63,19 +63,21 @@ def columns_from_rows(rows: list[tuple], excluded: dict[str, int], k: int) -> Sc
         empty = np.zeros(0, dtype=np.int32)
         return ScoringColumns([], empty, empty, np.zeros(0, dtype=np.int8), np.zeros((0, k)),
                               np.zeros((0, k)), np.zeros(0, dtype=np.int64), excluded)
-    cols = list(zip(*rows))
-    models = sorted(set(cols[0]).union(cols[1]))
+    # One 2-D object array is cheaper than transposing the rows tuple by tuple.
+    table = np.array(rows, dtype=object)
+    left, right = table[:, 0].tolist(), table[:, 1].tolist()
+    models = sorted(set(left).union(right))
     index = {name: i for i, name in enumerate(models)}.__getitem__
     # numpy turns None into NaN for a float array: unknown stays unknown, never 0.
-    features = np.array(cols[3:3 + 2 * k], dtype=np.float64).reshape(2 * k, n).T
+    features = table[:, 3:3 + 2 * k].astype(np.float64)
     return ScoringColumns(
         models=models,
-        left=np.fromiter(map(index, cols[0]), dtype=np.int32, count=n),
-        right=np.fromiter(map(index, cols[1]), dtype=np.int32, count=n),
-        winner=np.fromiter(map(WINNER_CODES.__getitem__, cols[2]), dtype=np.int8, count=n),
+        left=np.fromiter(map(index, left), dtype=np.int32, count=n),
+        right=np.fromiter(map(index, right), dtype=np.int32, count=n),
+        winner=np.fromiter(map(WINNER_CODES.__getitem__, table[:, 2].tolist()), dtype=np.int8, count=n),
         features_left=np.ascontiguousarray(features[:, :k]),
         features_right=np.ascontiguousarray(features[:, k:]),
-        cluster=np.asarray(cols[3 + 2 * k], dtype=np.int64),
+        cluster=table[:, 3 + 2 * k].astype(np.int64),
         excluded=excluded)
 
 
