@@ -38,6 +38,10 @@ __all__ = ["BUSY_TIMEOUT_S", "FEATURE_COLUMNS", "MIGRATION_SET", "SIDES", "STATU
 class Store(LiveWrites, BulkWrites, Queries):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            # A new file: load sqlite-utils before creating it, so that creating and migrating
+            # the file follow each other at once and a crash rarely leaves it empty.
+            import sqlite_utils  # noqa: F401
         self.conn = connect(self.path)
         open_schema(self.conn, self.path)
 
