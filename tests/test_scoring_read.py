@@ -258,3 +258,9 @@ def test_opening_an_up_to_date_database_does_not_load_sqlite_utils(store):
             "    s.scoring_columns()\nprint('sqlite_utils' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "False"
+
+
+def test_importing_the_store_loads_neither_sqlite_utils_nor_numpy():
+    code = "import sys, battles.store\nprint(sorted({'sqlite_utils', 'numpy'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, capture_output=True, text=True)
+    assert result.stdout.strip() == "[]"
