@@ -6,7 +6,9 @@ One module per job:
 - ``records``: what callers hand the store (``NewBattle``, ``ResponseRecord``);
 - ``live``: a battle as the engine plays it, then its vote;
 - ``bulk``: many finished battles at once (imports, simulations);
-- ``queries``: reads for the app, ratings, pairing and exports.
+- ``queries``: reads for the app, ratings, pairing and exports;
+- ``scoring_cache``: the counted votes as columns, kept in a file beside the database
+  while nothing they depend on has changed (the leaderboard's fast read).
 
 A vote is durable once ``record_vote`` returns. Ratings only count battles that are
 ``complete`` and voted, so a half-written battle never counts.
