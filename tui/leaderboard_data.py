@@ -21,25 +21,21 @@ STORE_COLUMN_FOR_FEATURE = {"length": "tokens"}
 
 def load_table(store: Store, request: LeaderboardRequest) -> tuple[BattleTable, dict[str, int]]:
     """The counted battles as a BattleTable (NaN = unknown feature) and the exclusion counts."""
-    import dataclasses
+    from scoring.battles_table import CODE_TO_OUTCOME, STYLE_FEATURES, BattleTable
 
-    import numpy as np
-
-    from scoring.battles_table import STYLE_FEATURES, BattleTable
-
-    columns = tuple(STORE_COLUMN_FOR_FEATURE.get(name, name) for name in STYLE_FEATURES)
-    rows, excluded = store.scoring_rows(category=request.category, voter=request.voter, kind=request.vote_kinds,
-                                        include_leaks=request.include_leaks, features=columns)
-    k = len(columns)
-    if not rows:
-        return BattleTable.from_records([], [], []), excluded
-    cols = list(zip(*rows))
-    # numpy turns None into NaN for a float array: unknown stays unknown, never 0.
-    features_a = np.array(cols[3:3 + k], dtype=float).T
-    features_b = np.array(cols[3 + k:3 + 2 * k], dtype=float).T
-    table = BattleTable.from_records(cols[0], cols[1], cols[2], features_a=features_a, features_b=features_b)
-    # The last column is the battle each vote belongs to: intervals resample whole battles.
-    return dataclasses.replace(table, cluster=np.asarray(cols[3 + 2 * k], dtype=np.int64)), excluded
+    columns = store.scoring_columns(
+        category=request.category, voter=request.voter, kind=request.vote_kinds,
+        include_leaks=request.include_leaks,
+        features=tuple(STORE_COLUMN_FOR_FEATURE.get(name, name) for name in STYLE_FEATURES))
+    if not columns.n:
+        return BattleTable.from_records([], [], []), columns.excluded
+    # The store's winner codes are scoring's (model_a = the left one); the cluster is the
+    # battle each vote belongs to: intervals resample whole battles.
+    table = BattleTable(models=columns.models, a=columns.left, b=columns.right,
+                        outcome=CODE_TO_OUTCOME[columns.winner], winner_code=columns.winner,
+                        features_a=columns.features_left, features_b=columns.features_right,
+                        cluster=columns.cluster)
+    return table, columns.excluded
 
 
 def load_leaderboard(store: Store, request: LeaderboardRequest) -> Leaderboard:

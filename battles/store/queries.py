@@ -10,9 +10,13 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from battles.store.schema import FEATURE_COLUMNS
+
+if TYPE_CHECKING:  # numpy loads with the first scoring read, not with the store
+    from battles.store.scoring_cache import ScoringColumns
 
 VOTE_FIELDS = ("winner", "voter", "created", "shown_swapped", "kind")
 # A battle counts in ratings when complete and not a model against itself; identity leaks
@@ -57,6 +61,7 @@ class Queries:
     """Part of Store."""
 
     conn: sqlite3.Connection
+    path: Path
 
     def battle(self, battle_id: str) -> dict[str, Any] | None:
         """One battle with its responses (by turn), its ``votes`` (in the order cast) and,
@@ -175,6 +180,26 @@ class Queries:
         # Without a voter filter, the rows already tell which counted battles have a vote.
         voted_counted = None if voter else len({row[-1] for row in rows})
         return rows, self._exclusions(category, kind, include_leaks, voted_counted)
+
+    def scoring_columns(self, *, category: str | None = None, voter: str | None = None,
+                        kind: str | tuple[str, ...] | None = "human", include_leaks: bool = False,
+                        features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold"),
+                        ) -> ScoringColumns:
+        """What ``scoring_rows`` returns, as arrays (see ``ScoringColumns``), served from the
+        cache file beside the database while no write has touched battles or votes since
+        (see ``battles.store.scoring_cache``)."""
+        from battles.store.scoring_cache import cached_columns, columns_from_rows
+
+        request = {"category": category, "voter": voter, "kind": list(kind) if isinstance(kind, tuple) else kind,
+                   "include_leaks": include_leaks,
+                   "features": list(features)}
+
+        def read() -> ScoringColumns:
+            rows, excluded = self.scoring_rows(category=category, voter=voter, kind=kind,
+                                               include_leaks=include_leaks, features=features)
+            return columns_from_rows(rows, excluded, len(features))
+
+        return cached_columns(self.conn, self.path, request, read)
 
     def _exclusions(self, category: str | None, kind: str | tuple[str, ...] | None, include_leaks: bool,
                     voted_counted: int | None) -> dict[str, int]:

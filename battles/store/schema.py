@@ -16,6 +16,10 @@ Tables (open the file with Datasette or sqlite3 to explore):
 - ``judgments`` (m004): every answer an LLM judge gave, in both orders; see
   ``battles.judging.schema``. ``verdict_source`` (m005): ``text`` when the verdict was read
   from the answer, ``forced`` when the local judge wrote none and was asked for one letter.
+- ``scoring_cache_state`` (m006): one row saying whether the leaderboard's cached read
+  (``battles.store.scoring_cache``) is still current. Triggers on ``battles`` and ``votes``
+  mark it stale on any write, whoever makes it; a migration that rebuilds either table
+  must create them again (``create_stale_triggers``).
 
 A new migration is a function appended to MIGRATION_STEPS; its name is what
 ``_sqlite_migrations`` records, so a name once released never changes.
@@ -25,12 +29,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING
 
 from battles.errors import StoreError
 from battles.store.connection import make_durable, open_error, write_transaction
+
+if TYPE_CHECKING:  # sqlite-utils (and numpy with it) loads only when a file needs migrating
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
 
 WINNERS = ("model_a", "model_b", "tie", "both_bad")
 STATUSES = ("streaming", "complete", "error")
@@ -165,9 +171,29 @@ def m005_judgment_verdict_source(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE judgments SET verdict_source = 'text' WHERE verdict IS NOT NULL")
 
 
+def create_stale_triggers(db: sqlite_utils.Database) -> None:
+    """After any insert, update or delete on ``battles`` or ``votes``, the scoring cache is
+    stale. The WHEN clause makes every write after the first of a transaction (a bulk
+    import's million rows) a read of one row, not a write."""
+    for table in ("battles", "votes"):
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(f"CREATE TRIGGER IF NOT EXISTS scoring_stale_after_{event.lower()}_{table} "
+                       f"AFTER {event} ON {table} WHEN (SELECT stale FROM scoring_cache_state) = 0 "
+                       "BEGIN UPDATE scoring_cache_state SET stale = 1; END")
+
+
+def m006_scoring_cache_state(db: sqlite_utils.Database) -> None:
+    """Whether the cached scoring read is current (see battles.store.scoring_cache)."""
+    db.execute("CREATE TABLE scoring_cache_state (id INTEGER PRIMARY KEY CHECK (id = 0), "
+               "stale INTEGER NOT NULL, token INTEGER NOT NULL)")
+    db.execute("INSERT INTO scoring_cache_state VALUES (0, 1, 0)")
+    create_stale_triggers(db)
+
+
 # In the order they apply. The store knows exactly these names: a file that records
 # another one was written by a newer blindside.
-MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks, m004_judgments, m005_judgment_verdict_source)
+MIGRATION_STEPS = (m001_initial, m002_votes_per_voter, m003_decks, m004_judgments, m005_judgment_verdict_source,
+                   m006_scoring_cache_state)
 
 
 def migration_names() -> list[str]:
@@ -175,16 +201,40 @@ def migration_names() -> list[str]:
 
 
 def _migrations() -> Migrations:
+    from sqlite_utils.migrations import Migrations
+
     migrations = Migrations(MIGRATION_SET)
     for step in MIGRATION_STEPS:
         migrations(name=step.__name__)(step)
     return migrations
 
 
-def open_schema(conn: sqlite3.Connection, db: sqlite_utils.Database, path: Path) -> None:
+def open_schema(conn: sqlite3.Connection, path: Path) -> None:
     """Check that the file is a blindside database this release can read, make it durable
     and bring its schema up to date. Anything else: StoreError, the file left untouched
     and the connection closed."""
+    if _up_to_date(conn):  # the common case, without loading sqlite-utils
+        make_durable(conn, path)
+        return
+    import sqlite_utils
+
+    _check_and_migrate(conn, sqlite_utils.Database(conn, execute_plugins=False), path)
+
+
+def _up_to_date(conn: sqlite3.Connection) -> bool:
+    """The file records exactly this release's migrations. Anything else (a new file, a
+    foreign one, an older or newer schema) goes through the full checks."""
+    try:
+        applied = {name for (name,) in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,))}
+        others = conn.execute("SELECT count(*) FROM _sqlite_migrations WHERE migration_set != ?",
+                              (MIGRATION_SET,)).fetchone()[0]
+    except sqlite3.DatabaseError:
+        return False
+    return not others and applied == set(migration_names())
+
+
+def _check_and_migrate(conn: sqlite3.Connection, db: sqlite_utils.Database, path: Path) -> None:
     try:
         tables = set(db.table_names())
     except sqlite3.DatabaseError as exc:
