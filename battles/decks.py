@@ -58,7 +58,7 @@ class DeckStatus:
     missing: int  # planned but not built: a generation failed, or a build is still running
     answers: int
     votes: int
-    voters: dict[str, int] = field(default_factory=dict)  # name -> votes on this deck
+    voters: dict[str, int] = field(default_factory=dict)  # name -> human votes on this deck
 
     def as_json(self) -> dict[str, Any]:
         d = self.deck
@@ -116,8 +116,8 @@ def deck_status(store: Store, name: str) -> DeckStatus:
     answers = conn.execute("SELECT count(*) FROM deck_answers WHERE deck = ?", (name,)).fetchone()[0]
     voters = dict(conn.execute(
         "SELECT coalesce(v.voter, ''), count(*) FROM votes v JOIN deck_battles d ON d.battle_id = v.battle_id "
-        f"JOIN battles b ON b.id = v.battle_id WHERE d.deck = ? AND {_PLAYABLE} "
-        "GROUP BY 1 ORDER BY 2 DESC, 1", (name,)).fetchall())
+        f"JOIN battles b ON b.id = v.battle_id WHERE d.deck = ? AND {_PLAYABLE} AND v.kind = 'human' "
+        "GROUP BY 1 ORDER BY 2 DESC, 1", (name,)).fetchall())  # the room's people; judges are in `voters`
     return DeckStatus(deck=deck, battles=built[1], leaks=built[2], missing=max(0, deck.planned - built[0]),
                       answers=answers, votes=sum(voters.values()), voters=voters)
 

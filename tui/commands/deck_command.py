@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.progress_line import ProgressLine, bar
+
 
 def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
@@ -121,25 +123,13 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressBar:
+class _ProgressBar(ProgressLine):
     """A bar on the terminal, redrawn in place as answers come in; erased before the summary."""
 
-    WIDTH = 30
-
     def __init__(self, name: str):
+        super().__init__()
         self.name = name
-        self.shown = False
 
     def __call__(self, done: int, total: int, failed: int) -> None:
-        share = done / total if total else 1.0
-        filled = round(share * self.WIDTH)
-        bar = "█" * filled + "░" * (self.WIDTH - filled)
         tail = f" · {failed} failed" if failed else ""
-        sys.stderr.write(f"\rBuilding deck {self.name} [{bar}] {done}/{total} answers{tail}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        self.show(f"Building deck {self.name} {bar(done, total, 30)} {done}/{total} answers{tail}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.progress_line import ProgressLine
+
 FORMAT_CHOICES = ("auto", "jsonl", "arena-json", "arena-csv")
 
 
@@ -42,20 +44,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressLine:
-    """One line on the terminal, rewritten in place while a large file is read (a million
-    records take half a minute); erased before the summary or an error is printed."""
+class _ProgressLine(ProgressLine):
+    """Records read while a large file is imported (a million records take half a minute)."""
 
     def __init__(self, file: str):
+        super().__init__()
         self.file = file
-        self.shown = False
 
     def __call__(self, records: int, share: float) -> None:
-        sys.stderr.write(f"\rImporting {self.file}: {records:,} records read ({share:.0%} of the file)…")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        self.show(f"Importing {self.file}: {records:,} records read ({share:.0%} of the file)…")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui.progress_line import ProgressLine, bar
+
 
 def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
@@ -78,23 +80,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
-class _ProgressBar:
+class _ProgressBar(ProgressLine):
     """A bar on the terminal's stderr while the judge works; erased before the summary."""
 
-    WIDTH = 24
-
     def __init__(self, judge: str):
+        super().__init__()
         self.judge = judge
-        self.shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        filled = self.WIDTH * done // total if total else self.WIDTH
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        sys.stderr.write(f"\rJudging with {self.judge}: [{bar}] {done}/{total} battles")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+        self.show(f"Judging with {self.judge}: {bar(done, total, 24)} {done}/{total} battles")
