@@ -4,7 +4,7 @@ Reading 200,000 votes out of SQLite row by row costs most of a leaderboard's tim
 the same columns from a ``.npz`` file costs a few milliseconds. The file is only served
 while the database says nothing that scoring reads has changed since it was written:
 
-- ``scoring_cache_state`` (schema m005) holds ``stale`` and a random ``token``. Triggers on
+- ``scoring_cache_state`` (schema m006) holds ``stale`` and a random ``token``. Triggers on
   ``battles`` and ``votes`` set ``stale`` on any insert, update or delete, in the writer's
   own transaction, whichever process or tool writes.
 - A reader that finds the state stale (or another token in the file) reads SQLite, then in

@@ -43,7 +43,6 @@ def _positive(value: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import json
 
     from battles.errors import ConfigError
     from battles.judging.runner import JudgeRun, find_judge
@@ -71,10 +70,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if progress:
                 progress.clear()
-    if args.json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
-    else:
-        print(summary.text())
+    from tui.widgets.safe_text import json_text, printable
+
+    print(json_text(summary.to_json()) if args.json else printable(summary.text()))
     if interrupted:
         return 130
     return 1 if summary.failures else 0

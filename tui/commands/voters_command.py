@@ -4,7 +4,6 @@ how much voters of the same battles agree."""
 from __future__ import annotations
 
 import argparse
-import json
 
 DESCRIPTION = """\
 Each voter's fingerprint, from their votes: how often they chose the longer answer, the one
@@ -46,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     twins = twins_map(models, config_models(getattr(args, "config", None)))
     report = voters_report(rows, twins, voter=args.voter, position_votes=raw_verdicts)
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        from tui.widgets.safe_text import json_text
+
+        print(json_text(report))
     else:
         print(render_voters(report))
     return 0
