@@ -14,13 +14,20 @@ counted) streams two Markdown answers (headers, lists, code, a table) of 2,000 t
 - CPU: process CPU time / wall time while streaming (target < 1 core). Baseline: the same two
   streams through the engine with no UI.
 
+Markdown views, the reason tui/widgets/markdown_view.py exists: the same two streams, in the
+same two-pane layout, through Textual's own ``Markdown`` widget fed by ``Markdown.get_stream``
+(``MarkdownStream``: ``write()`` per chunk, then ``stop()``, then one full ``update()`` so the
+picture is the whole text) and through our view as the answer pane feeds it. For each: the
+complete-text lag, key latency (95th percentile) and CPU as above (targets < 200 ms, < 100 ms,
+< 1 core); Textual's figures carry ours as their baseline.
+
 Start-up, each a median over several child processes:
 
 - ``blindside --help`` (target < 0.5 s). Baseline: ``python -c pass``.
 - first paint of the app in a pseudo-terminal, until the app writes its ready file on its
   first ``Ready`` (target < 1.5 s). Baseline: a bare Textual app timed the same way.
 
-    python -m bench.bench_tui [--quick]
+    python -m bench.bench_tui [--quick] [--part streaming|markdown|startup]
 """
 
 from __future__ import annotations
@@ -178,6 +185,175 @@ def bench_streaming(runs: int) -> list[dict]:
     ]
 
 
+# -- Markdown views: Textual's Markdown + MarkdownStream against ours ------------------------------
+
+MARKDOWN_VIEWS = ("textual", "ours")
+
+
+def _markdown_app_class(view: str):
+    """Two panes side by side showing Markdown with ``view``, plus the timed key."""
+    from textual.app import App
+    from textual.binding import Binding
+    from textual.containers import Horizontal, VerticalScroll
+    from textual.widgets import Markdown
+
+    from tui.widgets.answer_pane import AnswerPane
+
+    class TextualPane(VerticalScroll):
+        """One side through Textual's own widget, as its documentation streams: a MarkdownStream
+        (write() per chunk, then stop()), then one full update() so the picture is the whole text."""
+
+        DEFAULT_CSS = "TextualPane { width: 1fr; height: 1fr; border: round $primary-darken-2; padding: 0 1; }"
+
+        def __init__(self, side: str) -> None:
+            super().__init__(id=f"pane-{side}")
+            self.side = side
+            self.shown_at: float | None = None
+            self.stopped_at: float | None = None  # the stream has drawn every chunk written
+            self.update_ms: float | None = None  # the closing full update()
+            self.chunks: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def compose(self):
+            yield Markdown()
+
+        @property
+        def source(self) -> str:
+            return self.query_one(Markdown).source
+
+        def start_turn(self) -> None:
+            self.anchor()
+            self.run_worker(self._write_all())
+
+        def feed(self, piece: str) -> None:
+            self.chunks.put_nowait(piece)
+
+        def finish(self) -> None:
+            self.chunks.put_nowait(None)
+
+        async def _write_all(self) -> None:
+            markdown = self.query_one(Markdown)
+            stream = Markdown.get_stream(markdown)
+            text = []
+            while (piece := await self.chunks.get()) is not None:
+                text.append(piece)
+                await stream.write(piece)
+            await stream.stop()
+            self.stopped_at = time.perf_counter()
+            await markdown.update("".join(text))
+            self.update_ms = (time.perf_counter() - self.stopped_at) * 1000
+            self.call_after_refresh(self._mark_shown)
+
+        def _mark_shown(self) -> None:
+            self.shown_at = time.perf_counter()
+
+    class MarkdownBenchApp(App):
+        CSS = "Horizontal { height: 1fr; }"
+        BINDINGS = [Binding(KEY, "ping", "ping", show=False, priority=True)]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pings: list[float] = []
+
+        def compose(self):
+            with Horizontal():
+                for side in ("a", "b"):
+                    yield TextualPane(side) if view == "textual" else AnswerPane(side, id=f"pane-{side}")
+
+        def pane(self, side: str):
+            return self.query_one(f"#pane-{side}")
+
+        def action_ping(self) -> None:
+            self.pings.append(time.perf_counter())
+
+    return MarkdownBenchApp
+
+
+async def _markdown_once(view: str, url: str, db: Path, run: int) -> dict:
+    """The two streams of run ``run`` into two panes showing Markdown with ``view``."""
+    from battles.engine import Arena
+    from battles.store import Store
+    from tests.fake_provider import expected_text
+
+    app = _markdown_app_class(view)()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.3)
+        panes = {side: app.pane(side) for side in ("a", "b")}
+        last_delta = [0.0]
+
+        def on_delta(side: str, piece: str) -> None:
+            last_delta[0] = time.perf_counter()
+            panes[side].feed(piece)
+
+        with Store(db) as store:
+            async with Arena(_config(url, run), store, seed=run) as arena:
+                battle = arena.start("Write a guide with headers, lists and code.")
+                for pane in panes.values():
+                    pane.start_turn()
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                done = asyncio.Event()
+                keys_task = asyncio.create_task(_key_latencies(app, 10_000, 0.05, done))
+                await battle.run(on_delta)
+                for pane in panes.values():
+                    pane.finish()
+                while any(pane.shown_at is None for pane in panes.values()):
+                    await asyncio.sleep(0.005)
+                cpu1, wall1 = time.process_time(), time.perf_counter()
+                done.set()
+                stream_keys = await keys_task
+                for side, pane in panes.items():
+                    source = pane.source if view == "textual" else pane.markdown.source
+                    if source != expected_text(battle.models[side].model):
+                        raise RuntimeError(f"{view}: pane {side} does not show the complete answer")
+    lag = (max(pane.shown_at for pane in panes.values()) - last_delta[0]) * 1000
+    result = {"lag": lag, "cpu": (cpu1 - cpu0) / (wall1 - wall0), "cpu_s": cpu1 - cpu0, "keys": stream_keys}
+    if view == "textual":  # where the lag goes: catching up with the stream, then the full update
+        result["stopped"] = (max(pane.stopped_at for pane in panes.values()) - last_delta[0]) * 1000
+        result["update"] = max(pane.update_ms for pane in panes.values())
+    return result
+
+
+def bench_markdown_views(runs: int) -> list[dict]:
+    """Textual's Markdown with MarkdownStream against our view, runs interleaved so load drift
+    on a shared machine falls on both alike."""
+    from tests.fake_provider import fake_provider_process
+
+    results: dict[str, list[dict]] = {view: [] for view in MARKDOWN_VIEWS}
+    with fake_provider_process() as url, tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):
+            for view in MARKDOWN_VIEWS:
+                db = Path(tmp) / f"{view}{run}.db"
+                results[view].append(asyncio.run(_markdown_once(view, url, db, 200 + run)))
+    figures = {}
+    for view, rows in results.items():
+        keys = [k for r in rows for k in r["keys"]]
+        figures[view] = {"lag": statistics.median(r["lag"] for r in rows),
+                         "p95": _percentile(keys, 0.95), "keys": len(keys),
+                         "cpu": statistics.median(r["cpu"] for r in rows),
+                         "cpu_s": statistics.median(r["cpu_s"] for r in rows)}
+        if view == "textual":
+            figures[view]["stopped"] = statistics.median(r["stopped"] for r in rows)
+            figures[view]["update"] = statistics.median(r["update"] for r in rows)
+    textual, ours = figures["textual"], figures["ours"]
+    label = "Textual Markdown + MarkdownStream"
+    note = "baseline: tui/widgets/markdown_view.py through the answer pane, same streams and layout"
+    return [
+        {"name": f"markdown ({label}): complete text after the last byte", "value": round(textual["lag"], 1),
+         "unit": "ms", "target": "< 200", "baseline": round(ours["lag"], 1),
+         "ratio": round(textual["lag"] / ours["lag"], 2),
+         "note": f"stream drawn {textual['stopped']:,.0f} ms after the last byte, then the full update() "
+                 f"{textual['update']:,.0f} ms; {note}"},
+        {"name": f"markdown ({label}): key while two streams render (95th percentile)",
+         "value": round(textual["p95"], 1), "unit": "ms", "target": "< 100", "baseline": round(ours["p95"], 1),
+         "ratio": round(textual["p95"] / ours["p95"], 2),
+         "note": f"{textual['keys']} keys (ours {ours['keys']}); {note}"},
+        {"name": f"markdown ({label}): CPU while streaming 2 x 1,000 tokens/s", "value": round(textual["cpu"], 2),
+         "unit": "cores", "target": "< 1", "baseline": round(ours["cpu"], 2),
+         "ratio": round(textual["cpu"] / ours["cpu"], 2),
+         "note": f"process CPU / wall from the first byte until both panes show the whole text: "
+                 f"{textual['cpu_s']:.1f} CPU s (ours {ours['cpu_s']:.1f}); {note}"},
+    ]
+
+
 # -- start-up ------------------------------------------------------------------------------------
 
 def _median_seconds(argv: list[str], runs: int, env: dict | None = None) -> float:
@@ -258,17 +434,29 @@ def bench_startup(runs: int) -> list[dict]:
     return rows
 
 
-def run(quick: bool = False) -> list[dict]:
-    return bench_streaming(2 if quick else 5) + bench_startup(3 if quick else 7)
+PARTS = ("streaming", "markdown", "startup")
+
+
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> list[dict]:
+    rows = []
+    if "streaming" in parts:
+        rows += bench_streaming(2 if quick else 5)
+    if "markdown" in parts:
+        rows += bench_markdown_views(1 if quick else 3)
+    if "startup" in parts:
+        rows += bench_startup(3 if quick else 7)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=PARTS, action="append", help="run only this part (repeatable)")
     args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
+    for row in run(quick=args.quick, parts=tuple(args.part or PARTS)):
         extra = f"  (baseline {row['baseline']} {row['unit']}, ratio {row['ratio']})" if "baseline" in row else ""
-        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}")
+        note = f"  [{row['note']}]" if row.get("note") else ""
+        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}{note}")
     return 0
 
 
