@@ -335,19 +335,21 @@ def bench_markdown_views(runs: int) -> list[dict]:
             figures[view]["update"] = statistics.median(r["update"] for r in rows)
     textual, ours = figures["textual"], figures["ours"]
     label = "Textual Markdown + MarkdownStream"
+    # The alternative we did not keep: its figures are set against the TUI's targets, unjudged,
+    # so the report's tally speaks only of what blindside ships.
     note = "baseline: tui/widgets/markdown_view.py through the answer pane, same streams and layout"
     return [
         {"name": f"markdown ({label}): complete text after the last byte", "value": round(textual["lag"], 1),
-         "unit": "ms", "target": "< 200", "baseline": round(ours["lag"], 1),
+         "unit": "ms", "target": "if kept: < 200", "baseline": round(ours["lag"], 1),
          "ratio": round(textual["lag"] / ours["lag"], 2),
          "note": f"stream drawn {textual['stopped']:,.0f} ms after the last byte, then the full update() "
                  f"{textual['update']:,.0f} ms; {note}"},
         {"name": f"markdown ({label}): key while two streams render (95th percentile)",
-         "value": round(textual["p95"], 1), "unit": "ms", "target": "< 100", "baseline": round(ours["p95"], 1),
+         "value": round(textual["p95"], 1), "unit": "ms", "target": "if kept: < 100", "baseline": round(ours["p95"], 1),
          "ratio": round(textual["p95"] / ours["p95"], 2),
          "note": f"{textual['keys']} keys (ours {ours['keys']}); {note}"},
         {"name": f"markdown ({label}): CPU while streaming 2 x 1,000 tokens/s", "value": round(textual["cpu"], 2),
-         "unit": "cores", "target": "< 1", "baseline": round(ours["cpu"], 2),
+         "unit": "cores", "target": "if kept: < 1", "baseline": round(ours["cpu"], 2),
          "ratio": round(textual["cpu"] / ours["cpu"], 2),
          "note": f"process CPU / wall from the first byte until both panes show the whole text: "
                  f"{textual['cpu_s']:.1f} CPU s (ours {ours['cpu_s']:.1f}); {note}"},
