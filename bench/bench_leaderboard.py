@@ -14,7 +14,8 @@ sides, votes), then times the command as a user runs it, in a fresh process each
 The store keeps the counted votes in a cache file beside the database (see
 ``battles.store.scoring_cache``): a run after the first reads that file. Two first runs after
 a write are timed too, reported, not judged: after an update of a voted battle (SQLite read
-whole, the file refilled) and after one new vote (the live arena: the file plus that vote). Each timing also gives the child's CPU seconds (user +
+whole, the file refilled) and after one new battle and its vote (the live arena: the file
+plus that vote). Each timing also gives the child's CPU seconds (user +
 system), steadier than wall time on a shared machine, and the load average.
 
 Medians of the repeats. ``--quick`` uses 20,000 / 100,000 battles (not judged);
@@ -146,15 +147,17 @@ def time_command_cold(db: Path, *extra: str) -> tuple[float, float]:
     return time_command(db, *extra)
 
 
-_NEW_VOTES = iter(range(10**9))
-
-
 def time_command_after_vote(db: Path, *extra: str) -> tuple[float, float]:
-    """The first run after one new vote (a second voter on a battle, as in an arena)."""
+    """The first run after one new battle played and voted, as in an arena (one vote per
+    battle, as in the rest of the database: a second vote on a battle would add the
+    voters' agreement, read apart from the cache, to the command)."""
     from battles.store import Store
 
     with Store(db) as store:
-        store.record_vote(f"bench-{next(_NEW_VOTES)}", "model_b", "bench-second-voter")
+        battle_id = store.begin_battle(model_a="model-01", model_b="model-02", prompt="new")
+        store.finish_battle(battle_id, status="complete", identity_leak=False,
+                            features_a={"tokens": 300, "bold": 1}, features_b={"tokens": 500, "bold": 0})
+        store.record_vote(battle_id, "model_b", None)
     return time_command(db, *extra)
 
 
