@@ -187,7 +187,8 @@ def create_stale_triggers(db: sqlite_utils.Database) -> None:
     triggers = {  # name: (when, what makes it stale; None: always)
         "insert_battles": ("BEFORE INSERT ON battles", "EXISTS (SELECT 1 FROM votes WHERE battle_id = NEW.id) "
                            "OR EXISTS (SELECT 1 FROM battles WHERE rowid = NEW.rowid)"),
-        "update_battles": ("AFTER UPDATE ON battles", "EXISTS (SELECT 1 FROM votes WHERE battle_id IN (OLD.id, NEW.id))"),
+        "update_battles": ("AFTER UPDATE ON battles",
+                           "EXISTS (SELECT 1 FROM votes WHERE battle_id IN (OLD.id, NEW.id))"),
         "delete_battles": ("AFTER DELETE ON battles", None),
         "insert_votes": ("BEFORE INSERT ON votes", "EXISTS (SELECT 1 FROM votes WHERE rowid = NEW.rowid)"),
         "update_votes": ("AFTER UPDATE ON votes", None),
