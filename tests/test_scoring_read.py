@@ -1,7 +1,8 @@
 """The leaderboard's columnar scoring read (Store.scoring_columns) on real SQLite files: the
 same votes, orientation, features and exclusion counts as the plain SQL, whether read from
-SQLite or from the cache file; and no write, by any path or any process, leaves the cache
-serving what the database no longer says."""
+SQLite, from the cache file, or from the cache file plus the votes added since; and no
+write, by any path or any process, leaves the cache serving what the database no longer
+says."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import math
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from battles.store import NewBattle, NewVote, ResponseRecord, Store
-from battles.store.scoring_cache import cache_path
+from battles.store.scoring_cache import READS, cache_path
 
 FEATURES = ("tokens", "emoji", "header", "list", "bold")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -164,25 +166,75 @@ def other_process(path: Path, code: str) -> None:
                    cwd=REPO_ROOT, check=True)
 
 
+def raw_sql(path: Path, sql: str, params: tuple = ()) -> None:
+    """Write with plain sqlite3, as another tool would."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(sql, params)
+    conn.close()
+
+
+def new_voted_battle(store: Store, battle_id: str) -> None:
+    """A live battle between models the cache has never seen, then its vote."""
+    new = store.begin_battle(model_a="hotel", model_b="alpha", prompt="x", category="coding")
+    store.save_turn(new, 1, "x", ResponseRecord(text="a"), ResponseRecord(text="b"))
+    store.finish_battle(new, status="complete", identity_leak=False, features_a={"tokens": 5}, features_b=None)
+    store.record_vote(new, "model_a", "ann", shown_swapped=True)
+
+
+# Each write, and how the next read must be answered: "appended" (the file plus the new
+# votes, exclusions counted again) or "sqlite" (read again whole).
 WRITES = {
-    "record_vote": lambda s, b: s.record_vote(b, "model_b", "zoe"),
-    "withdraw_vote": lambda s, b: s.withdraw_vote(b, "ann", kind="human"),
-    "finish_battle": lambda s, b: s.finish_battle(b, status="complete", identity_leak=True,
-                                                  features_a={"tokens": 9}, features_b={"tokens": 1}),
-    "finish_battle_features": lambda s, b: s.finish_battle(b, status="complete", identity_leak=False,
-                                                           features_a={"tokens": 99}, features_b={"tokens": 1}),
-    "save_turn_follow_up": lambda s, b: s.save_turn(b, 2, "and?", ResponseRecord(text="c"), ResponseRecord(text="d")),
-    "insert_battles": lambda s, b: s.insert_battles([NewBattle(
-        id="new", model_a="alpha", model_b="foxtrot", winner="model_a", created="2025-03-01", source="import:t",
-        category="coding")]),
-    "begin_battle": lambda s, b: s.begin_battle(model_a="alpha", model_b="golf", prompt="x", category="coding"),
-    "another_process_vote": lambda s, b: other_process(s.path, f"s.record_vote({b!r}, 'tie', 'yan')"),
-    "another_process_finish": lambda s, b: other_process(
-        s.path, f"s.finish_battle({b!r}, status='error', identity_leak=False, features_a=None, features_b=None)"),
+    "record_vote": ("appended", lambda s, b: s.record_vote(b, "model_b", "zoe")),
+    "second_voter_swapped": ("appended", lambda s, b: s.record_vote(b, "tie", "bo", shown_swapped=True)),
+    "judge_vote": ("appended", lambda s, b: s.record_vote(b, "model_b", "judge-y", kind="judge")),
+    "new_battle_voted": ("appended", new_voted_battle),
+    "begin_battle": ("appended", lambda s, b: s.begin_battle(model_a="alpha", model_b="golf", prompt="x",
+                                                             category="coding")),
+    "unvoted_battle_finished": ("appended", lambda s, b: live_battle(s)),
+    "unvoted_battle_errored": ("appended", lambda s, b: s.finish_battle(
+        s.begin_battle(model_a="alpha", model_b="golf", prompt="x", category="coding"),
+        status="error", identity_leak=False, features_a=None, features_b=None)),
+    "another_process_vote": ("appended", lambda s, b: other_process(s.path, f"s.record_vote({b!r}, 'tie', 'yan')")),
+    "withdraw_vote": ("sqlite", lambda s, b: s.withdraw_vote(b, "ann", kind="human")),
+    "finish_battle": ("sqlite", lambda s, b: s.finish_battle(b, status="complete", identity_leak=True,
+                                                             features_a={"tokens": 9}, features_b={"tokens": 1})),
+    "finish_battle_features": ("sqlite", lambda s, b: s.finish_battle(
+        b, status="complete", identity_leak=False, features_a={"tokens": 99}, features_b={"tokens": 1})),
+    "save_turn_follow_up": ("sqlite", lambda s, b: s.save_turn(b, 2, "and?", ResponseRecord(text="c"),
+                                                              ResponseRecord(text="d"))),
+    "insert_battles": ("sqlite", lambda s, b: s.insert_battles([NewBattle(
+        id="new", model_a="alpha", model_b="foxtrot", winner="model_a", created="2029-03-01", source="import:t",
+        category="coding")])),
+    "another_process_finish": ("sqlite", lambda s, b: other_process(
+        s.path, f"s.finish_battle({b!r}, status='error', identity_leak=False, features_a=None, features_b=None)")),
+    # Raw SQL, as another tool would write: a vote older than the cached ones sorts before
+    # them; replaced votes delete without delete triggers.
+    "older_vote_raw_sql": ("sqlite", lambda s, b: raw_sql(
+        s.path, "INSERT INTO votes (battle_id, winner, voter, created) VALUES ('b2', 'model_b', 'old', '2025-01-01')")),
+    "vote_replaced_on_voter_raw_sql": ("sqlite", lambda s, b: raw_sql(
+        s.path, "INSERT OR REPLACE INTO votes (battle_id, winner, voter, created) VALUES (?, 'tie', 'ann', ?)",
+        (b, "2030-01-01"))),
+    "vote_replaced_on_rowid_raw_sql": ("sqlite", lambda s, b: raw_sql(
+        s.path, "INSERT OR REPLACE INTO votes (rowid, battle_id, winner, voter, created) "
+                "SELECT rowid, battle_id, 'both_bad', voter, created FROM votes WHERE battle_id = ?", (b,))),
+    "vote_below_the_cached_rowids_raw_sql": ("sqlite", lambda s, b: raw_sql(
+        s.path, "INSERT INTO votes (rowid, battle_id, winner, voter, created) "
+                "VALUES ((SELECT min(rowid) FROM votes) - 1, ?, 'model_b', 'low', '2030-01-01')", (b,))),
+    "voted_battle_replaced_raw_sql": ("sqlite", lambda s, b: raw_sql(
+        s.path, "INSERT OR REPLACE INTO battles (id, created, model_a, model_b, status, category) "
+                "VALUES (?, '2025-01-01', 'bravo', 'charlie', 'complete', 'coding')", (b,))),
 }
 
-# These touch battles without changing what is counted: the cache is read around all the same.
+# These touch battles without changing what is counted.
 CHANGE_NOTHING_COUNTED = {"begin_battle", "save_turn_follow_up"}
+
+
+def read_and_how(store: Store, **request):
+    """The columns, and how the read was answered."""
+    before = READS.copy()
+    columns = store.scoring_columns(**request)
+    return columns, list((READS - before).elements())
 
 
 @pytest.mark.parametrize("write", sorted(WRITES))
@@ -191,15 +243,52 @@ def test_every_write_makes_the_next_read_current(store, write):
     store.record_vote(battle_id, "model_a", "ann")
     request = {"category": "coding", "kind": None, "include_leaks": False}
     before = store.scoring_columns(**request)
-    reads = counting_reads(store)
-    assert as_rows(store.scoring_columns(**request)) == as_rows(before) and reads[0] == 0  # served from the cache
-    WRITES[write](store, battle_id)
-    after = store.scoring_columns(**request)
-    assert reads[0] == 1
+    again, how = read_and_how(store, **request)
+    assert as_rows(again) == as_rows(before) and how == ["file"]
+    expected_how, write_it = WRITES[write]
+    write_it(store, battle_id)
+    after, how = read_and_how(store, **request)
+    assert how == [expected_how]
     expected_rows, expected_excluded = plain_read(store.path, category="coding", kind=None)
     assert as_rows(after) == expected_rows and after.excluded == expected_excluded
+    assert after.models == sorted({r[0] for r in expected_rows} | {r[1] for r in expected_rows})
     if write not in CHANGE_NOTHING_COUNTED:
         assert (as_rows(after), after.excluded) != (as_rows(before), before.excluded)
+    # What was read is the file now.
+    served, how = read_and_how(store, **request)
+    assert how == ["file"] and as_rows(served) == expected_rows and served.excluded == expected_excluded
+
+
+@pytest.mark.parametrize("category,voter,kind,include_leaks", FILTERS)
+def test_votes_added_to_the_cache_say_what_the_plain_sql_says_for_every_filter(store, category, voter, kind,
+                                                                              include_leaks):
+    request = {"category": category, "voter": voter, "kind": kind, "include_leaks": include_leaks}
+    store.scoring_columns(**request)
+    leaked = store.begin_battle(model_a="bravo", model_b="india", prompt="x", category="writing")
+    store.finish_battle(leaked, status="complete", identity_leak=True, features_a=None, features_b={"bold": 2})
+    votes = (("b1", "judge-x", "judge"), ("b2", "ann", "human"), (leaked, "ann", "human"), ("b4", "zed", "human"))
+    for i, (battle_id, voter_name, kind_name) in enumerate(votes):
+        new = store.conn.execute("SELECT 1 FROM votes WHERE battle_id = ? AND voter = ?",
+                                 (battle_id, voter_name)).fetchone() is None
+        if new:
+            store.record_vote(battle_id, "model_b", voter_name, kind=kind_name, shown_swapped=True)
+        columns, how = read_and_how(store, **request)
+        expected_rows, expected_excluded = plain_read(store.path, **request)
+        assert how == ["appended" if new or i == 0 else "file"]
+        assert as_rows(columns) == expected_rows and columns.excluded == expected_excluded
+        assert columns.models == sorted({r[0] for r in expected_rows} | {r[1] for r in expected_rows})
+
+
+def test_a_live_arena_reads_only_new_votes_battle_after_battle(store):
+    """Battles played and voted one after the other, the leaderboard read after each."""
+    store.scoring_columns()
+    for i in range(5):
+        battle_id = live_battle(store, category=None)
+        store.record_vote(battle_id, ("model_a", "model_b", "tie")[i % 3], f"voter-{i % 2}", shown_swapped=i % 2 == 1)
+        columns, how = read_and_how(store)
+        expected_rows, expected_excluded = plain_read(store.path)
+        assert how == ["appended"]
+        assert as_rows(columns) == expected_rows and columns.excluded == expected_excluded
 
 
 def test_a_write_during_the_read_keeps_that_read_out_of_the_cache(store):
@@ -221,9 +310,30 @@ def test_a_write_during_the_read_keeps_that_read_out_of_the_cache(store):
     assert as_rows(fresh) == plain_read(store.path)[0]
 
 
+def test_a_vote_during_the_reading_of_new_votes_keeps_that_read_out_of_the_cache(store):
+    """The same refusal when the read only adds new votes: the next read sees both votes."""
+    battle_id = live_battle(store)
+    store.scoring_columns()
+    store.record_vote(battle_id, "model_a", "ann")
+    plain = store.scoring_rows_since
+
+    def scoring_rows_since(*args, **kwargs):
+        answer = plain(*args, **kwargs)
+        with Store(store.path) as writer:
+            writer.record_vote(battle_id, "model_b", "bo")
+        return answer
+
+    store.scoring_rows_since = scoring_rows_since
+    seen, how = read_and_how(store)
+    store.scoring_rows_since = plain
+    assert how == ["appended"] and len(as_rows(seen)) == len(plain_read(store.path)[0]) - 1
+    fresh, how = read_and_how(store)
+    assert how == ["appended"] and as_rows(fresh) == plain_read(store.path)[0]
+
+
 def test_a_writer_without_the_triggers_turns_the_cache_off(store):
     store.scoring_columns()
-    store.conn.execute("DROP TRIGGER scoring_stale_after_insert_votes")
+    store.conn.execute("DROP TRIGGER scoring_cache_on_insert_votes")
     store.conn.commit()
     other_process(store.path, "s.record_vote('b1', 'tie', 'yan')")
     assert as_rows(store.scoring_columns()) == plain_read(store.path)[0]

@@ -39,6 +39,9 @@ class BulkWrites:
         self.conn.execute("PRAGMA foreign_keys = OFF")
         try:
             with write_transaction(self.conn, self.path) as conn:
+                # Imported votes carry their own (old) times: they cannot be added after the
+                # cached scoring read, which must be read again whole.
+                conn.execute("UPDATE scoring_cache_state SET stale = 1 WHERE stale = 0")
                 batch: list[NewBattle] = []
                 for battle in battles:
                     batch.append(battle)

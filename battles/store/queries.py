@@ -57,6 +57,34 @@ _SHOWN_BATTLE_WINNER = _swap(
     "CASE v.winner WHEN 'model_a' THEN 'model_b' WHEN 'model_b' THEN 'model_a' ELSE v.winner END", "v.winner")
 
 
+
+def _scoring_filter(category: str | None, voter: str | None, kind: str | tuple[str, ...] | None,
+                    include_leaks: bool) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of the votes ratings count."""
+    where, params = [_COUNTED], []
+    if not include_leaks:
+        where.append("b.identity_leak = 0")
+    if category:
+        where.append("b.category = ?")
+        params.append(category)
+    if voter:
+        where.append("v.voter = ?")
+        params.append(voter)
+    if kind:
+        kind_sql, kind_params = _kind_filter(kind)
+        where.append(kind_sql)
+        params.extend(kind_params)
+    return " AND ".join(where), params
+
+
+def _scoring_columns_sql(features: tuple[str, ...]) -> str:
+    """The columns of a scoring row: each vote as its voter saw the battle, then the battle's rowid."""
+    columns = [_LEFT_MODEL, _RIGHT_MODEL, _SHOWN_BATTLE_WINNER]
+    columns += [_swap(f"b.b_{f}", f"b.a_{f}") for f in features]
+    columns += [_swap(f"b.a_{f}", f"b.b_{f}") for f in features]
+    return ", ".join(columns) + ", b.rowid"
+
+
 class Queries:
     """Part of Store."""
 
@@ -158,48 +186,65 @@ class Queries:
         out and why (these counts ignore the voter filter): ``error``, ``identity_leak``,
         ``unvoted`` (no vote of this kind), and ``self_battle``: a model against itself
         says nothing about any model, so such a battle is kept but never rated."""
-        where, params = [_COUNTED], []
-        if not include_leaks:
-            where.append("b.identity_leak = 0")
-        if category:
-            where.append("b.category = ?")
-            params.append(category)
-        if voter:
-            where.append("v.voter = ?")
-            params.append(voter)
-        if kind:
-            kind_sql, kind_params = _kind_filter(kind)
-            where.append(kind_sql)
-            params.extend(kind_params)
-        columns = [_LEFT_MODEL, _RIGHT_MODEL, _SHOWN_BATTLE_WINNER]
-        columns += [_swap(f"b.b_{f}", f"b.a_{f}") for f in features]
-        columns += [_swap(f"b.a_{f}", f"b.b_{f}") for f in features]
+        where, params = _scoring_filter(category, voter, kind, include_leaks)
         rows = self.conn.execute(
-            f"SELECT {', '.join(columns)}, b.rowid FROM votes v JOIN battles b ON b.id = v.battle_id "
-            f"WHERE {' AND '.join(where)} ORDER BY v.created, b.rowid, v.rowid", params).fetchall()
+            f"SELECT {_scoring_columns_sql(features)} FROM votes v JOIN battles b ON b.id = v.battle_id "
+            f"WHERE {where} ORDER BY v.created, b.rowid, v.rowid", params).fetchall()
         # Without a voter filter, the rows already tell which counted battles have a vote.
         voted_counted = None if voter else len({row[-1] for row in rows})
         return rows, self._exclusions(category, kind, include_leaks, voted_counted)
+
+    def scoring_rows_since(self, vote_rowid: int, *, category: str | None = None, voter: str | None = None,
+                           kind: str | tuple[str, ...] | None = "human", include_leaks: bool = False,
+                           features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold"),
+                           ) -> list[tuple]:
+        """The rows of ``scoring_rows`` for the votes whose rowid is above ``vote_rowid``, in
+        the same order, each followed by the vote's ``created`` and rowid (its place in
+        that order)."""
+        where, params = _scoring_filter(category, voter, kind, include_leaks)
+        return self.conn.execute(
+            f"SELECT {_scoring_columns_sql(features)}, v.created, v.rowid FROM votes v "
+            f"JOIN battles b ON b.id = v.battle_id WHERE {where} AND v.rowid > ? "
+            "ORDER BY v.created, b.rowid, v.rowid", [*params, vote_rowid]).fetchall()
+
+    def _last_scoring_vote(self, battle_rowid: int, *, category: str | None, voter: str | None,
+                           kind: str | tuple[str, ...] | None, include_leaks: bool) -> tuple[str, int, int] | None:
+        """(created, battle rowid, vote rowid) of the last row ``scoring_rows`` gives, told
+        which battle it belongs to: the last of that battle's counted votes."""
+        where, params = _scoring_filter(category, voter, kind, include_leaks)
+        row = self.conn.execute(
+            "SELECT v.created, v.rowid FROM votes v JOIN battles b ON b.id = v.battle_id "
+            f"WHERE b.rowid = ? AND {where} ORDER BY v.created DESC, v.rowid DESC LIMIT 1",
+            [battle_rowid, *params]).fetchone()
+        return None if row is None else (row[0], battle_rowid, row[1])
 
     def scoring_columns(self, *, category: str | None = None, voter: str | None = None,
                         kind: str | tuple[str, ...] | None = "human", include_leaks: bool = False,
                         features: tuple[str, ...] = ("tokens", "emoji", "header", "list", "bold"),
                         ) -> ScoringColumns:
         """What ``scoring_rows`` returns, as arrays (see ``ScoringColumns``), served from the
-        cache file beside the database while no write has touched battles or votes since
-        (see ``battles.store.scoring_cache``)."""
-        from battles.store.scoring_cache import cached_columns, columns_from_rows
+        cache file beside the database while no write has touched battles or votes since,
+        or with only the votes added since read from SQLite (see
+        ``battles.store.scoring_cache``)."""
+        import numpy as np
+
+        from battles.store.scoring_cache import ScoringSource, cached_columns, columns_from_rows
 
         request = {"category": category, "voter": voter, "kind": list(kind) if isinstance(kind, tuple) else kind,
                    "include_leaks": include_leaks,
                    "features": list(features)}
+        filters = {"category": category, "voter": voter, "kind": kind, "include_leaks": include_leaks}
 
-        def read() -> ScoringColumns:
-            rows, excluded = self.scoring_rows(category=category, voter=voter, kind=kind,
-                                               include_leaks=include_leaks, features=features)
-            return columns_from_rows(rows, excluded, len(features))
+        def read() -> tuple[ScoringColumns, tuple | None, int | None]:
+            rows, excluded = self.scoring_rows(**filters, features=features)
+            last = self._last_scoring_vote(rows[-1][-1], **filters) if rows else None
+            columns = columns_from_rows(rows, excluded, len(features))
+            return columns, last, None if voter else int(np.unique(columns.cluster).size)
 
-        return cached_columns(self.conn, self.path, request, read)
+        return cached_columns(self.conn, self.path, request, ScoringSource(
+            read=read,
+            read_since=lambda rowid: self.scoring_rows_since(rowid, **filters, features=features),
+            exclusions=lambda voted: self._exclusions(category, kind, include_leaks, voted)))
 
     def _exclusions(self, category: str | None, kind: str | tuple[str, ...] | None, include_leaks: bool,
                     voted_counted: int | None) -> dict[str, int]:

@@ -17,9 +17,10 @@ Tables (open the file with Datasette or sqlite3 to explore):
   ``battles.judging.schema``. ``verdict_source`` (m005): ``text`` when the verdict was read
   from the answer, ``forced`` when the local judge wrote none and was asked for one letter.
 - ``scoring_cache_state`` (m006): one row saying whether the leaderboard's cached read
-  (``battles.store.scoring_cache``) is still current. Triggers on ``battles`` and ``votes``
-  mark it stale on any write, whoever makes it; a migration that rebuilds either table
-  must create them again (``create_stale_triggers``).
+  (``battles.store.scoring_cache``) is still current, short only of new votes and unvoted
+  battles (``appended``), or stale. Triggers on ``battles`` and ``votes`` keep it so on every write,
+  whoever makes it; a migration that rebuilds either table must create them again
+  (``create_stale_triggers``).
 
 A new migration is a function appended to MIGRATION_STEPS; its name is what
 ``_sqlite_migrations`` records, so a name once released never changes.
@@ -172,21 +173,41 @@ def m005_judgment_verdict_source(db: sqlite_utils.Database) -> None:
 
 
 def create_stale_triggers(db: sqlite_utils.Database) -> None:
-    """After any insert, update or delete on ``battles`` or ``votes``, the scoring cache is
-    stale. The WHEN clause makes every write after the first of a transaction (a bulk
-    import's million rows) a read of one row, not a write."""
-    for table in ("battles", "votes"):
-        for event in ("INSERT", "UPDATE", "DELETE"):
-            db.execute(f"CREATE TRIGGER IF NOT EXISTS scoring_stale_after_{event.lower()}_{table} "
-                       f"AFTER {event} ON {table} WHEN (SELECT stale FROM scoring_cache_state) = 0 "
-                       "BEGIN UPDATE scoring_cache_state SET stale = 1; END")
+    """Keep ``scoring_cache_state`` true to what the cached scoring read may still serve.
+
+    - A new vote, a new battle, or a change to a battle nobody voted on only sets
+      ``appended``: the reader adds the votes above the cached rowids and counts the
+      exclusions again. Unless the write would overwrite a row (INSERT OR REPLACE deletes
+      without delete triggers: the insert triggers run before, to see the row it replaces)
+      or votes already name the new battle: that is stale. (A replace on the
+      one-vote-per-voter index, or a vote given a low rowid, the reader finds by counting.)
+    - Any other change (a voted battle, a vote changed or deleted) is stale.
+    Every WHEN clause is ``stale = 0``: once stale, every further write of the transaction
+    (a bulk import's million rows) is a read of one row, not a write."""
+    triggers = {  # name: (when, what makes it stale; None: always)
+        "insert_battles": ("BEFORE INSERT ON battles", "EXISTS (SELECT 1 FROM votes WHERE battle_id = NEW.id) "
+                           "OR EXISTS (SELECT 1 FROM battles WHERE rowid = NEW.rowid)"),
+        "update_battles": ("AFTER UPDATE ON battles",
+                           "EXISTS (SELECT 1 FROM votes WHERE battle_id IN (OLD.id, NEW.id))"),
+        "delete_battles": ("AFTER DELETE ON battles", None),
+        "insert_votes": ("BEFORE INSERT ON votes", "EXISTS (SELECT 1 FROM votes WHERE rowid = NEW.rowid)"),
+        "update_votes": ("AFTER UPDATE ON votes", None),
+        "delete_votes": ("AFTER DELETE ON votes", None),
+    }
+    for name, (event, stale_if) in triggers.items():
+        body = "UPDATE scoring_cache_state SET stale = 1;"
+        if stale_if:
+            body = (f"UPDATE scoring_cache_state SET stale = 1 WHERE {stale_if}; "
+                    "UPDATE scoring_cache_state SET appended = 1 WHERE stale = 0 AND appended = 0;")
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS scoring_cache_on_{name} {event} "
+                   f"WHEN (SELECT stale FROM scoring_cache_state) = 0 BEGIN {body} END")
 
 
 def m006_scoring_cache_state(db: sqlite_utils.Database) -> None:
     """Whether the cached scoring read is current (see battles.store.scoring_cache)."""
     db.execute("CREATE TABLE scoring_cache_state (id INTEGER PRIMARY KEY CHECK (id = 0), "
-               "stale INTEGER NOT NULL, token INTEGER NOT NULL)")
-    db.execute("INSERT INTO scoring_cache_state VALUES (0, 1, 0)")
+               "stale INTEGER NOT NULL, token INTEGER NOT NULL, appended INTEGER NOT NULL DEFAULT 0)")
+    db.execute("INSERT INTO scoring_cache_state (id, stale, token) VALUES (0, 1, 0)")
     create_stale_triggers(db)
 
 
