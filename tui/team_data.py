@@ -166,15 +166,14 @@ def agreement_json(store: Store, *, battle_ids: Iterable[str] | None = None) -> 
     """``{battles_with_multiple_votes, vote_pairs, pairwise_agreement,
     pairwise_agreement_without_ties, fleiss_kappa}`` of the human votes, or None when no
     battle has two or more human votes."""
-    if not _some_battle_has_several_votes(store):
-        return None  # an imported log of a million single votes is not read a second time
-    return agreement_of(load_votes(store, battle_ids))
-
-
-def _some_battle_has_several_votes(store: Store) -> bool:
-    # A walk of the votes' primary-key index (battle_id first): a fraction of reading every vote.
-    return bool(store.conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM votes GROUP BY battle_id HAVING count(*) > 1)").fetchone()[0])
+    # Only battles with two or more human votes can agree or disagree: the leaderboard of a
+    # busy arena reads those, never every vote a second time.
+    wanted = None if battle_ids is None else set(battle_ids)
+    votes = [BattleVote(battle=battle, voter=voter or f"\x00anonymous-{i}", winner=winner)
+             for i, (battle, voter, winner) in enumerate(store.shared_votes(kind="human"))
+             if wanted is None or battle in wanted]
+    summary = agreement_summary(votes)
+    return summary if summary["battles_with_multiple_votes"] else None
 
 
 # -- the voters report --------------------------------------------------------------------------

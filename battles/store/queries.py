@@ -276,6 +276,17 @@ class Queries:
         return {"error": errors or 0, "identity_leak": 0 if include_leaks else leaked,
                 "unvoted": (complete or 0) - voted_complete, "self_battle": self_battles}
 
+    def shared_votes(self, *, kind: str = "human", include_leaks: bool = False) -> list[tuple[str, str | None, str]]:
+        """(battle_id, voter, winner in the battle's own terms) of every counted battle that two or
+        more votes of ``kind`` share: all that agreement between voters is measured on, read
+        through the votes' battle index rather than by a pass over every vote."""
+        leaks = "" if include_leaks else " AND b.identity_leak = 0"
+        return self.conn.execute(
+            "SELECT v.battle_id, v.voter, v.winner FROM votes v JOIN battles b ON b.id = v.battle_id "
+            f"WHERE v.kind = ? AND {_COUNTED}{leaks} AND v.battle_id IN "
+            "(SELECT battle_id FROM votes WHERE kind = ? GROUP BY battle_id HAVING count(*) > 1) "
+            "ORDER BY v.battle_id, v.rowid", (kind, kind)).fetchall()
+
     def votes_with_features(self, *, voter: str | None = None, kind: str | None = None,
                             include_leaks: bool = False) -> Iterator[ShownVote]:
         """Every counted vote as its voter saw the battle, in time order, with both sides'
