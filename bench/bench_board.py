@@ -16,7 +16,6 @@ the latency adds to it is the polling (``PRAGMA data_version`` every 0.5 s) and 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -146,13 +145,9 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        extra = f"  (baseline {row['baseline']} {row['unit']}, ratio {row['ratio']})" if "baseline" in row else ""
-        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}")
-    return 0
+    from bench.report import module_main
+
+    return module_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -168,13 +167,9 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_judge", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer battles")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        extra = f" (baseline {row['baseline']}, ratio {row.get('ratio')})" if row.get("baseline") is not None else ""
-        print(f"{row['name']}: {row['value']} {row['unit']}{extra}; target {row['target']}; {row.get('note', '')}")
-    return 0
+    from bench.report import module_main
+
+    return module_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

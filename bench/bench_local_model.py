@@ -11,7 +11,6 @@ Target: each side at least 15 tokens/s on a 2-core machine.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -118,15 +117,9 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        extra = ""
-        if row.get("baseline") is not None:
-            extra = f"  (baseline {row['baseline']} {row['unit']}, ratio {row['ratio']})"
-        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}")
-    return 0
+    from bench.report import module_main
+
+    return module_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

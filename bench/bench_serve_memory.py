@@ -15,7 +15,6 @@ Baseline: the server process's own PSS with no session open.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import re
@@ -141,14 +140,9 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        extra = f"  (baseline {row['baseline']} {row['unit']})" if "baseline" in row else ""
-        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}"
-              + (f"  [{row['note']}]" if row.get("note") else ""))
-    return 0
+    from bench.report import module_main
+
+    return module_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,18 @@ class ModuleResult:
     ran_at: str | None = None
 
 
+def module_main(run, description: str, argv: list[str] | None = None) -> int:
+    """``python -m bench.bench_NAME [--quick]``: run one module and print its rows."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (fewer repetitions)")
+    args = parser.parse_args(argv)
+    for row in run(quick=args.quick):
+        extra = f"  (baseline {row['baseline']} {row['unit']}, ratio {row.get('ratio')})" if "baseline" in row else ""
+        note = f"  [{row['note']}]" if row.get("note") else ""
+        print(f"{row['name']}: {row['value']} {row['unit']}  target {row['target']}{extra}{note}")
+    return 0
+
+
 # -- which modules ----------------------------------------------------------------------------
 
 def available_modules() -> list[str]:

@@ -29,7 +29,7 @@ import httpx
 from battles.config import ModelConfig
 from battles.errors import ConfigError, VoteError
 from battles.features import estimate_tokens
-from battles.judging.schema import ORDERS, Judgment, load_judgments, save_judgment
+from battles.judging.schema import Judgment, load_judgments, save_judgment
 from battles.judging.template import JudgeTemplate, Turn
 from battles.judging.verdict import decide, parse_verdict
 from battles.providers import Delta, ProviderError, StreamEnd, make_provider

@@ -292,22 +292,14 @@ class Queries:
         """Every counted vote as its voter saw the battle, in time order, with both sides'
         style features (for per-voter reports: position bias, length and markdown
         preferences). Filters: ``voter``, ``kind`` (None: every kind)."""
-        where, params = [_COUNTED], []
-        if not include_leaks:
-            where.append("b.identity_leak = 0")
-        if voter:
-            where.append("v.voter = ?")
-            params.append(voter)
-        if kind:
-            where.append("v.kind = ?")
-            params.append(kind)
+        where, params = _scoring_filter(None, voter, kind, include_leaks)
         left = [_swap(f"b.b_{f}", f"b.a_{f}") for f in FEATURE_COLUMNS]
         right = [_swap(f"b.a_{f}", f"b.b_{f}") for f in FEATURE_COLUMNS]
         k = len(FEATURE_COLUMNS)
         for row in self.conn.execute(
                 f"SELECT b.id, v.voter, v.kind, {_SHOWN_BATTLE_WINNER}, {_LEFT_MODEL}, {_RIGHT_MODEL}, "
                 f"v.shown_swapped, {', '.join(left + right)} FROM votes v JOIN battles b ON b.id = v.battle_id "
-                f"WHERE {' AND '.join(where)} ORDER BY v.created, b.rowid, v.rowid", params):
+                f"WHERE {where} ORDER BY v.created, b.rowid, v.rowid", params):
             yield ShownVote(battle_id=row[0], voter=row[1], kind=row[2], winner=_SHOWN_WINNER[row[3]],
                             model_left=row[4], model_right=row[5], shown_swapped=bool(row[6]),
                             features_left=dict(zip(FEATURE_COLUMNS, row[7:7 + k])),
