@@ -113,14 +113,14 @@ async def _latencies(db: Path, votes: int) -> list[float]:
 
 def _recompute_seconds(db: Path, runs: int) -> float:
     from battles.store import Store
-    from tui.team_data import board_snapshot, load_votes, twins_map
+    from tui.team_data import board_snapshot, load_votes, models_of, twins_map
 
     times = []
     with Store(db) as store:
         for _ in range(runs):
             started = time.perf_counter()
             rows = load_votes(store)
-            board_snapshot(rows, twins_map({m for r in rows for m in (r["left"], r["right"])}))
+            board_snapshot(rows, twins_map(models_of(rows)))
             times.append(time.perf_counter() - started)
     return statistics.median(times)
 

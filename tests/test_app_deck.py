@@ -199,7 +199,7 @@ async def test_a_voter_who_finished_sees_the_summary_and_hands_over_to_the_next(
 
 async def test_the_end_of_the_deck_shows_the_voters_own_fingerprint(deck_db):
     from tui.screens.deck_play import DeckFingerprint, DeckSummary
-    from tui.team_data import fingerprint_of, load_votes, twins_map
+    from tui.team_data import fingerprint_of, load_votes, models_of, twins_map
 
     with Store(deck_db) as store:  # another voter first: the fingerprint is ann's own
         for battle_id in decks.playable_battles(store, "room"):
@@ -215,7 +215,7 @@ async def test_the_end_of_the_deck_shows_the_voters_own_fingerprint(deck_db):
         await pilot.pause()
         with Store(deck_db) as store:
             rows = load_votes(store)
-        expected = fingerprint_of(rows, twins_map({m for r in rows for m in (r["left"], r["right"])}), "ann")
+        expected = fingerprint_of(rows, twins_map(models_of(rows)), "ann")
         assert view.fingerprint == expected
         assert expected["votes"] == 6 and expected["position_bias"]["first_shown_chosen"] == 1.0
         text = all_text(app)

@@ -156,14 +156,14 @@ class BoardApp(App[None]):
             store.close()
 
     def _recompute(self, store, worker) -> None:
-        from tui.team_data import board_snapshot, deck_battle_ids, load_votes, twins_map
+        from tui.team_data import board_snapshot, deck_battle_ids, load_votes, models_of, twins_map
 
         started = time.monotonic()
         self.computing = True
         try:
             battle_ids = deck_battle_ids(store, self.deck) if self.deck else None
             rows = load_votes(store, battle_ids)
-            twins = twins_map({m for r in rows for m in (r["left"], r["right"])}, self.models)
+            twins = twins_map(models_of(rows), self.models)
             snapshot, error = board_snapshot(rows, twins), None
         except Exception as exc:  # keep the last board up and say why
             snapshot, error = None, f"{type(exc).__name__}: {exc}"

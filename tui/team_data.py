@@ -1,9 +1,8 @@
 """Glue between the vote store and the team views: voters' fingerprints, agreement, the board.
 
-Every vote is read through one store call, ``Store.votes_with_features()`` (one dict per
-vote, as its voter saw the battle: ``battle_id, voter, kind, winner_shown, left, right,
-left_features, right_features, shown_swapped``), so the team views depend on the store in one
-place. From those rows this module builds the inputs of ``scoring.fingerprints``
+Every vote is read through one store call, ``Store.votes_with_features()`` (one
+``battles.store.ShownVote`` per vote, as its voter saw the battle), so the team views depend on
+the store in one place. From those rows this module builds the inputs of ``scoring.fingerprints``
 (``ShownVote``, left/right as shown) and ``scoring.agreement`` (``BattleVote``, the winner
 mapped back to the battle's own model_a / model_b).
 
@@ -27,6 +26,7 @@ from typing import Any
 
 from battles.config import ModelConfig
 from battles.errors import ConfigError
+from battles.store import ShownVote as StoredVote
 from battles.store import Store
 from scoring.agreement import BattleVote, agreement_summary, group_agreement, voter_pair_agreement
 from scoring.battles_table import STYLE_FEATURES
@@ -42,16 +42,18 @@ _TO_BATTLE_TERMS = {"left": "model_a", "right": "model_b"}
 
 # -- reading ------------------------------------------------------------------------------------
 
-def load_votes(store: Store, battle_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def load_votes(store: Store, battle_ids: Iterable[str] | None = None) -> list[StoredVote]:
     """Every counted vote as its voter saw it (see the module doc); only ``battle_ids`` if given."""
-    rows = [{"battle_id": v.battle_id, "voter": v.voter, "kind": v.kind, "winner_shown": v.winner,
-             "left": v.model_left, "right": v.model_right, "left_features": v.features_left,
-             "right_features": v.features_right, "shown_swapped": v.shown_swapped}
-            for v in store.votes_with_features()]
+    rows = list(store.votes_with_features())
     if battle_ids is not None:
         wanted = set(battle_ids)
-        rows = [r for r in rows if r["battle_id"] in wanted]
+        rows = [r for r in rows if r.battle_id in wanted]
     return rows
+
+
+def models_of(rows: Iterable[StoredVote]) -> set[str]:
+    """The models the votes in ``rows`` were cast on."""
+    return {m for r in rows for m in (r.model_left, r.model_right)}
 
 
 def deck_battle_ids(store: Store, name: str) -> list[str]:
@@ -125,35 +127,40 @@ def _features(side: Mapping[str, Any] | None) -> list | None:
     return None if side is None else [side.get(key) for key in _STORE_KEYS]
 
 
-def shown_votes(rows: Iterable[Mapping[str, Any]]) -> list[ShownVote]:
-    """The rows as ``ShownVote`` records; an unnamed voter keeps the name ``""``."""
-    return [ShownVote(voter=r["voter"] or "", battle=r["battle_id"], left=r["left"], right=r["right"],
-                      winner=r["winner_shown"], left_features=_features(r["left_features"]),
-                      right_features=_features(r["right_features"]), kind=r["kind"] or "human")
+def shown_votes(rows: Iterable[StoredVote]) -> list[ShownVote]:
+    """The rows as scoring's ``ShownVote`` records; an unnamed voter keeps the name ``""``."""
+    return [ShownVote(voter=r.voter or "", battle=r.battle_id, left=r.model_left, right=r.model_right,
+                      winner=r.winner, left_features=_features(r.features_left),
+                      right_features=_features(r.features_right), kind=r.kind or "human")
             for r in rows]
 
 
-def battle_winner(row: Mapping[str, Any]) -> str:
+def battle_winner(row: StoredVote) -> str:
     """The row's winner in the battle's own terms (model_a | model_b | tie | both_bad)."""
-    winner = _TO_BATTLE_TERMS.get(row["winner_shown"], row["winner_shown"])
-    if row["shown_swapped"] and winner in ("model_a", "model_b"):
+    winner = _TO_BATTLE_TERMS.get(row.winner, row.winner)
+    if row.shown_swapped and winner in ("model_a", "model_b"):
         winner = "model_b" if winner == "model_a" else "model_a"
     return winner
 
 
-def battle_votes(rows: Iterable[Mapping[str, Any]]) -> list[BattleVote]:
+def anonymous_voter(voter: str | None, i: int) -> str:
+    """The voter's name, or for the i-th unnamed vote a name of its own: each counts as its own voter."""
+    return voter or f"\x00anonymous-{i}"
+
+
+def battle_votes(rows: Iterable[StoredVote]) -> list[BattleVote]:
     """The rows as ``BattleVote`` records; each unnamed vote is its own anonymous voter."""
-    return [BattleVote(battle=r["battle_id"], voter=r["voter"] or f"\x00anonymous-{i}", winner=battle_winner(r))
+    return [BattleVote(battle=r.battle_id, voter=anonymous_voter(r.voter, i), winner=battle_winner(r))
             for i, r in enumerate(rows)]
 
 
-def _humans(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in rows if (r["kind"] or "human") == "human"]
+def _humans(rows: Iterable[StoredVote]) -> list[StoredVote]:
+    return [r for r in rows if (r.kind or "human") == "human"]
 
 
 # -- agreement ----------------------------------------------------------------------------------
 
-def agreement_of(rows: list[Mapping[str, Any]]) -> dict | None:
+def agreement_of(rows: list[StoredVote]) -> dict | None:
     """The leaderboard's ``agreement`` object over the human votes in ``rows``; None when no
     battle has two human votes. Ties and both_bad count as one category (see scoring.agreement)."""
     summary = agreement_summary(battle_votes(_humans(rows)))
@@ -169,7 +176,7 @@ def agreement_json(store: Store, *, battle_ids: Iterable[str] | None = None) -> 
     # Only battles with two or more human votes can agree or disagree: the leaderboard of a
     # busy arena reads those, never every vote a second time.
     wanted = None if battle_ids is None else set(battle_ids)
-    votes = [BattleVote(battle=battle, voter=voter or f"\x00anonymous-{i}", winner=winner)
+    votes = [BattleVote(battle=battle, voter=anonymous_voter(voter, i), winner=winner)
              for i, (battle, voter, winner) in enumerate(store.shared_votes(kind="human"))
              if wanted is None or battle in wanted]
     summary = agreement_summary(votes)
@@ -178,7 +185,7 @@ def agreement_json(store: Store, *, battle_ids: Iterable[str] | None = None) -> 
 
 # -- the voters report --------------------------------------------------------------------------
 
-def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
+def voters_report(rows: list[StoredVote], twins: Mapping[str, tuple[str, str | None]],
                   *, voter: str | None = None, position_votes: Iterable[ShownVote] = ()) -> dict:
     """``{"voters": [...], "humans": {...} | None, "agreement": [...], "style_comparison": {...}}``
     (see voters_command).
@@ -212,7 +219,7 @@ def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, 
     humans = room_fingerprint(human_votes, twins, name=HUMANS, scale=scale) if human_votes else None
     all_votes = battle_votes(rows)
     pairs = voter_pair_agreement([v for v in all_votes if not v.voter.startswith("\x00")])
-    human_names = {bv.voter for bv, r in zip(all_votes, rows) if (r["kind"] or "human") == "human"}
+    human_names = {bv.voter for bv, r in zip(all_votes, rows) if (r.kind or "human") == "human"}
     for judge in sorted(judge_names):
         pair = group_agreement(all_votes, judge, human_names, name=HUMANS)
         if pair["battles"]:
@@ -223,7 +230,7 @@ def voters_report(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, 
     return {"voters": entries, "humans": humans, "agreement": pairs, "style_comparison": comparison}
 
 
-def fingerprint_of(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]],
+def fingerprint_of(rows: list[StoredVote], twins: Mapping[str, tuple[str, str | None]],
                    voter: str) -> dict | None:
     """``voter``'s fingerprint on the style scale of all ``rows``; None when it has no votes."""
     shown = shown_votes(rows)
@@ -235,7 +242,7 @@ def fingerprint_of(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str,
 
 # -- the board ----------------------------------------------------------------------------------
 
-def board_snapshot(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str, str | None]]) -> dict:
+def board_snapshot(rows: list[StoredVote], twins: Mapping[str, tuple[str, str | None]]) -> dict:
     """What the board shows, from the human votes in ``rows``:
 
     ``{"votes", "battles", "leaderboard" (compute_leaderboard result, or None without votes),
@@ -261,7 +268,7 @@ def board_snapshot(rows: list[Mapping[str, Any]], twins: Mapping[str, tuple[str,
         leaderboard = compute_leaderboard(table, method="bt", ci="sandwich", rounds=1, style_control=True)
     return {
         "votes": len(humans),
-        "battles": len({r["battle_id"] for r in humans}),
+        "battles": len({r.battle_id for r in humans}),
         "leaderboard": leaderboard,
         "voters": [{"voter": name, "votes": n} for name, n in
                    sorted(counts.items(), key=lambda item: (-item[1], item[0]))],

@@ -36,12 +36,12 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from battles.store import open_store
-    from tui.team_data import config_models, judge_position_votes, load_votes, twins_map, voters_report
+    from tui.team_data import config_models, judge_position_votes, load_votes, models_of, twins_map, voters_report
 
     with open_store(getattr(args, "db", None)) as store:
         rows = load_votes(store)
         raw_verdicts = judge_position_votes(store)
-    models = {m for r in rows for m in (r["left"], r["right"])}
+    models = models_of(rows)
     twins = twins_map(models, config_models(getattr(args, "config", None)))
     report = voters_report(rows, twins, voter=args.voter, position_votes=raw_verdicts)
     if args.json:

@@ -74,12 +74,12 @@ def load_fingerprint(db_path, models: Mapping, voter: str) -> tuple[dict | None,
     """(``voter``'s fingerprint or None, an error line or None), read through a connection of
     the calling thread's own: call it from a thread worker."""
     from battles.store import Store
-    from tui.team_data import fingerprint_of, load_votes, twins_map
+    from tui.team_data import fingerprint_of, load_votes, models_of, twins_map
 
     try:
         with Store(db_path) as store:
             rows = load_votes(store)
-        twins = twins_map({m for r in rows for m in (r["left"], r["right"])}, models)
+        twins = twins_map(models_of(rows), models)
         return fingerprint_of(rows, twins, voter), None
     except Exception as exc:  # a failed report must never take the app down
         return None, f"The fingerprint could not be computed ({type(exc).__name__})."
